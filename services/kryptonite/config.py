@@ -1,0 +1,104 @@
+"""One pydantic-settings class for every knob; env prefix ``KRYPTONITE_``.
+
+No other module reads ``os.environ``: code receives a ``Settings`` instance.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Where each process listens by default. The Helm chart and its tests read these.
+SERVICE_PORTS: dict[str, int] = {
+    "gateway": 8000,
+    "candidates": 50051,
+    "ranking": 50052,
+    "content": 50053,
+}
+#: Prometheus /metrics port of each gRPC service (the gateway serves /metrics itself).
+METRICS_PORTS: dict[str, int] = {"candidates": 9101, "ranking": 9102, "content": 9103}
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field maps to ``KRYPTONITE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="KRYPTONITE_", extra="ignore")
+
+    home: Path = Field(
+        default=Path("var"),
+        description="Working directory for the embedded store, caches and artifacts.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL, e.g. mysql+pymysql://user:pw@host/kryptonite. "
+        "Unset: SQLite file <home>/kryptonite.sqlite.",
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://host:6379/0. Unset: in-process cache."
+    )
+    data_dir: Path = Field(
+        default=Path("../shared/data"),
+        description="Directory holding local MovieLens copies (ml-latest-small/ ...).",
+    )
+    download_dir: Path | None = Field(
+        default=None, description="Cache for downloaded archives. Unset: <home>/downloads."
+    )
+    grouplens_base_url: str = Field(
+        default="https://files.grouplens.org/datasets/movielens",
+        description="Where MovieLens archives are downloaded from.",
+    )
+    artifact_uri: str | None = Field(
+        default=None,
+        description="Model artifact store: a local directory or s3://bucket/prefix. "
+        "Unset: <home>/artifacts.",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3-compatible endpoint (unset: AWS default)."
+    )
+    token_secret: SecretStr = Field(
+        default=SecretStr(""),
+        description="HMAC key for bearer tokens. Unset: a random key per process (dev only).",
+    )
+    log_level: str = Field(default="INFO", description="Python log level.")
+    log_json: bool = Field(default=False, description="Emit JSON log lines.")
+    host: str = Field(default="127.0.0.1", description="Interface servers bind to.")
+    gateway_port: int = SERVICE_PORTS["gateway"]
+    candidates_port: int = SERVICE_PORTS["candidates"]
+    ranking_port: int = SERVICE_PORTS["ranking"]
+    content_port: int = SERVICE_PORTS["content"]
+    candidates_addr: str = Field(
+        default=f"127.0.0.1:{SERVICE_PORTS['candidates']}", description="host:port."
+    )
+    ranking_addr: str = Field(
+        default=f"127.0.0.1:{SERVICE_PORTS['ranking']}", description="host:port."
+    )
+    content_addr: str = Field(
+        default=f"127.0.0.1:{SERVICE_PORTS['content']}", description="host:port."
+    )
+    rpc_timeout_s: float = Field(default=0.5, description="Deadline of each gRPC call.")
+    cache_ttl_s: int = Field(default=3600, description="TTL of cached recommendation lists.")
+    seed: int = Field(default=42, description="Seed for splits, sampling and training.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'kryptonite.sqlite').resolve()}"
+
+    @property
+    def resolved_download_dir(self) -> Path:
+        return self.download_dir or self.home / "downloads"
+
+    @property
+    def resolved_artifact_uri(self) -> str:
+        return self.artifact_uri or str((self.home / "artifacts").resolve())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process (entry points only)."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""MovieLens data sets: registry, download, parsing, synthetic generation, ingest."""
