@@ -79,6 +79,13 @@ class Settings(BaseSettings):
         default=f"127.0.0.1:{SERVICE_PORTS['content']}", description="host:port."
     )
     rpc_timeout_s: float = Field(default=0.5, description="Deadline of each gRPC call.")
+    rpc_max_message_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        description="Largest gRPC message a server or client accepts; bigger is rejected.",
+    )
+    rpc_shutdown_grace_s: float = Field(
+        default=10.0, description="Seconds in-flight gRPC calls get to finish on SIGTERM."
+    )
     cache_ttl_s: int = Field(default=3600, description="TTL of cached recommendation lists.")
     seed: int = Field(default=42, description="Seed for splits, sampling and training.")
 

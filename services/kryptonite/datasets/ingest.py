@@ -49,7 +49,7 @@ def fingerprint(frames: MovieLensFrames) -> str:
         frame = getattr(frames, name)
         if name == "movies":
             frame = frame.assign(genres=frame["genres"].map("|".join))
-        hashed = np.sort(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy())
+        hashed = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
         digest.update(name.encode())
         digest.update(hashed.tobytes())
     return digest.hexdigest()

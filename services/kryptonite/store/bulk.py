@@ -1,7 +1,8 @@
 """Set-based bulk upsert of a DataFrame into a table, inside the caller's transaction.
 
-MySQL/MariaDB: the rows are streamed with ``LOAD DATA LOCAL INFILE`` into a temporary
-staging table, then merged with one ``INSERT … SELECT … ON DUPLICATE KEY UPDATE``.
+MySQL/MariaDB: the rows are streamed with ``LOAD DATA LOCAL INFILE`` straight into an
+empty table, or else into a temporary staging table that is merged with one
+``INSERT … SELECT … ON DUPLICATE KEY UPDATE``.
 SQLite: one ``executemany`` of ``INSERT … ON CONFLICT DO UPDATE``.
 Either way the caller's transaction decides whether any of it becomes visible.
 """
@@ -81,18 +82,25 @@ def upsert_frame(
     return _sqlite_upsert(conn, table, frame, update, keep_existing)
 
 
+def _load_file(conn: Connection, table: str, frame: pd.DataFrame) -> None:
+    fd, path = tempfile.mkstemp(suffix=".tsv", prefix=f"kryptonite-{table}-")
+    os.close(fd)
+    try:
+        to_tsv(frame, path)
+        load_data_infile(conn, table, list(frame.columns), path)
+    finally:
+        os.unlink(path)
+
+
 def _mysql_upsert(conn, table, frame, update, keep_existing) -> int:
+    if conn.exec_driver_sql(f"SELECT 1 FROM `{table.name}` LIMIT 1").first() is None:
+        _load_file(conn, table.name, frame)  # empty table: nothing to merge with
+        return len(frame)
     stage = f"stage_{table.name}"
     columns = list(frame.columns)
     conn.exec_driver_sql(f"DROP TEMPORARY TABLE IF EXISTS `{stage}`")
     conn.exec_driver_sql(f"CREATE TEMPORARY TABLE `{stage}` LIKE `{table.name}`")
-    fd, path = tempfile.mkstemp(suffix=".tsv", prefix=f"kryptonite-{table.name}-")
-    os.close(fd)
-    try:
-        to_tsv(frame, path)
-        load_data_infile(conn, stage, columns, path)
-    finally:
-        os.unlink(path)
+    _load_file(conn, stage, frame)
     assignments = [f"`{c}` = new.`{c}`" for c in update]
     assignments += [f"`{c}` = COALESCE(new.`{c}`, `{table.name}`.`{c}`)" for c in keep_existing]
     if not assignments:  # no-op update keeps existing rows without IGNORE's warnings

@@ -1,0 +1,1 @@
+"""gRPC contracts, server bootstrap, interceptors and typed async clients."""
