@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from kryptonite.datasets.download import DownloadError
 from kryptonite.datasets.ingest import DatasetConflictError
 from kryptonite.datasets.movielens import DatasetFormatError
 from kryptonite.datasets.registry import UnknownDatasetError
+from kryptonite.store.bulk import BulkLoadError
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    BulkLoadError,
     DatasetConflictError,
+    DownloadError,
     DatasetFormatError,
     UnknownDatasetError,
     FileNotFoundError,

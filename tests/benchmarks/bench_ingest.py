@@ -72,7 +72,10 @@ def bench_load_data(server: str, name: str, folder: Path, extras: Path | None) -
     rows["genres"] = rows["genres"].assign(genre_id=range(1, len(rows["genres"]) + 1))
     ids = dict(zip(rows["genres"]["name"], rows["genres"]["genre_id"], strict=True))
     rows["movie_genres"] = pd.DataFrame(
-        {"movie_id": rows["movie_genres"]["movie_id"], "genre_id": rows["movie_genres"]["name"].map(ids)}
+        {
+            "movie_id": rows["movie_genres"]["movie_id"],
+            "genre_id": rows["movie_genres"]["name"].map(ids),
+        }
     )
     url = fresh_database(server)
     engine = create_sync_engine(url)
@@ -111,15 +114,19 @@ def main() -> None:
             ("ml-latest-small", args.data_dir / "ml-latest-small", args.data_dir),
             ("synth-1m", synth_dir, None),
         ]
-        print(f"{'data set':<16} {'rows':>10} {'ours s':>8} {'ours rows/s':>12} "
-              f"{'LOAD s':>8} {'LOAD rows/s':>12} {'ratio':>6}")
+        print(
+            f"{'data set':<16} {'rows':>10} {'ours s':>8} {'ours rows/s':>12} "
+            f"{'LOAD s':>8} {'LOAD rows/s':>12} {'ratio':>6}"
+        )
         for name, folder, extras in cases:
             rows, ours = bench_ours(args.server, name, folder, extras)
             load_rows, load = bench_load_data(args.server, name, folder, extras)
             assert rows == load_rows, (rows, load_rows)
             ratio = (rows / ours) / (load_rows / load)
-            print(f"{name:<16} {rows:>10,} {ours:>8.2f} {rows / ours:>12,.0f} "
-                  f"{load:>8.2f} {load_rows / load:>12,.0f} {ratio:>6.2f}")
+            print(
+                f"{name:<16} {rows:>10,} {ours:>8.2f} {rows / ours:>12,.0f} "
+                f"{load:>8.2f} {load_rows / load:>12,.0f} {ratio:>6.2f}"
+            )
             sys.stdout.flush()
 
 

@@ -44,8 +44,16 @@ class IngestResult:
 def fingerprint(frames: MovieLensFrames) -> str:
     """A stable hash of every parsed row (order-insensitive within a frame)."""
     digest = hashlib.sha256()
-    for name in ("movies", "ratings", "tags", "links", "genome_tags", "genome_scores",
-                 "youtube", "overviews"):
+    for name in (
+        "movies",
+        "ratings",
+        "tags",
+        "links",
+        "genome_tags",
+        "genome_scores",
+        "youtube",
+        "overviews",
+    ):
         frame = getattr(frames, name)
         if name == "movies":
             frame = frame.assign(genres=frame["genres"].map("|".join))

@@ -216,7 +216,10 @@ def parse_ratings(
     encoding: str = "utf-8",
 ) -> pd.DataFrame:
     raw = _read_table(
-        path, ["user_id", "movie_id", "rating", "timestamp"], sep=sep, header=header,
+        path,
+        ["user_id", "movie_id", "rating", "timestamp"],
+        sep=sep,
+        header=header,
         encoding=encoding,
     )
     raw = _ints(raw, ["user_id", "movie_id", "timestamp"], path, report)
@@ -234,7 +237,10 @@ def parse_ratings(
 
 def parse_tags(path: Path, report: ParseReport, *, sep: str = ",", encoding: str = "utf-8"):
     raw = _read_table(
-        path, ["user_id", "movie_id", "tag", "timestamp"], sep=sep, header=sep == ",",
+        path,
+        ["user_id", "movie_id", "tag", "timestamp"],
+        sep=sep,
+        header=sep == ",",
         encoding=encoding,
     )
     raw = _ints(raw, ["user_id", "movie_id", "timestamp"], path, report)
@@ -306,8 +312,10 @@ def parse_ml100k_items(path: Path, report: ParseReport) -> pd.DataFrame:
     raw = _read_table(path, names, sep="|", header=False, encoding="iso-8859-1")
     raw = _ints(raw, ["movie_id"], path, report)
     flags = raw[ML100K_GENRES].to_numpy() == "1"
-    genres = [[g for g, on in zip(ML100K_GENRES, row, strict=True) if on and g != "unknown"]
-              for row in flags]
+    genres = [
+        [g for g, on in zip(ML100K_GENRES, row, strict=True) if on and g != "unknown"]
+        for row in flags
+    ]
     title, year = _split_title(raw["title"])
     release_year = pd.to_numeric(raw["release"].str[-4:], errors="coerce").astype("Int64")
     return pd.DataFrame(
@@ -379,9 +387,11 @@ def load_dataset(
         ov_path = extras_dir / "overviews" / "content_based_data.csv"
         if ov_path.exists() and len(links):
             by_tmdb = parse_overviews(ov_path, report)
-            overviews = links.dropna(subset=["tmdb_id"]).merge(
-                by_tmdb.astype({"tmdb_id": "Int64"}), on="tmdb_id"
-            )[["movie_id", "overview"]].drop_duplicates("movie_id")
+            overviews = (
+                links.dropna(subset=["tmdb_id"])
+                .merge(by_tmdb.astype({"tmdb_id": "Int64"}), on="tmdb_id")[["movie_id", "overview"]]
+                .drop_duplicates("movie_id")
+            )
 
     known = movies["movie_id"].to_numpy()
     ratings = _known_movies(ratings, known, root / _file(spec, "ratings"), report)

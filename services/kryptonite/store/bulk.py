@@ -10,15 +10,24 @@ Either way the caller's transaction decides whether any of it becomes visible.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Table, func
+from sqlalchemy import Connection, Table, func, literal, select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 _NULL = r"\N"
+_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def _ident(name: str) -> str:
+    """Quote a table/column name of our schema; values always travel as parameters."""
+    if not _IDENTIFIER.match(name):
+        raise ValueError(f"not a schema identifier: {name!r}")
+    return f"`{name}`"
 
 
 def _tsv_column(values: pd.Series) -> pd.Series:
@@ -28,7 +37,8 @@ def _tsv_column(values: pd.Series) -> pd.Series:
         text = pd.Series(np.char.mod("%.9g", values.to_numpy()), index=values.index)
     else:
         text = values.astype(str)
-    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+    special = pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+    if special and text.str.contains(r"[\\\t\n\r]", regex=True).any():
         text = (
             text.str.replace("\\", "\\\\", regex=False)
             .str.replace("\t", "\\t", regex=False)
@@ -47,19 +57,32 @@ def to_tsv(frame: pd.DataFrame, path: str) -> None:
         out.write("\n")
 
 
+class BulkLoadError(RuntimeError):
+    """LOAD DATA skipped or altered rows (LOCAL turns such errors into warnings)."""
+
+
 def load_data_infile(conn: Connection, table: str, columns: Sequence[str], path: str) -> int:
-    """``LOAD DATA LOCAL INFILE`` ``path`` into ``table`` (identifiers are ours, not input)."""
+    """``LOAD DATA LOCAL INFILE`` ``path`` into ``table``; any warning is an error.
+
+    With LOCAL, MariaDB downgrades foreign-key, duplicate-key and truncation errors to
+    warnings and skips or alters the row. We refuse that: the caller's transaction rolls back.
+    """
     cursor = conn.connection.driver_connection.cursor()
     try:
         cursor.execute(
-            f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table}` CHARACTER SET utf8mb4 "  # noqa: S608
+            f"LOAD DATA LOCAL INFILE %s INTO TABLE {_ident(table)} CHARACTER SET utf8mb4 "
             "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' "
-            f"({', '.join(f'`{c}`' for c in columns)})",
+            f"({', '.join(_ident(c) for c in columns)})",
             (path,),
         )
-        return cursor.rowcount
+        loaded = cursor.rowcount
+        cursor.execute("SHOW WARNINGS LIMIT 1")
+        first = cursor.fetchone()
     finally:
         cursor.close()
+    if first is not None:
+        raise BulkLoadError(f"loading {table}: {first[2]}")
+    return loaded
 
 
 def upsert_frame(
@@ -92,30 +115,43 @@ def _load_file(conn: Connection, table: str, frame: pd.DataFrame) -> None:
         os.unlink(path)
 
 
-def _mysql_upsert(conn, table, frame, update, keep_existing) -> int:
-    if conn.exec_driver_sql(f"SELECT 1 FROM `{table.name}` LIMIT 1").first() is None:
+def _mysql_upsert(
+    conn: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    update: Sequence[str],
+    keep_existing: Sequence[str],
+) -> int:
+    if conn.execute(select(literal(1)).select_from(table).limit(1)).first() is None:
         _load_file(conn, table.name, frame)  # empty table: nothing to merge with
         return len(frame)
-    stage = f"stage_{table.name}"
-    columns = list(frame.columns)
-    conn.exec_driver_sql(f"DROP TEMPORARY TABLE IF EXISTS `{stage}`")
-    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE `{stage}` LIKE `{table.name}`")
-    _load_file(conn, stage, frame)
-    assignments = [f"`{c}` = new.`{c}`" for c in update]
-    assignments += [f"`{c}` = COALESCE(new.`{c}`, `{table.name}`.`{c}`)" for c in keep_existing]
-    if not assignments:  # no-op update keeps existing rows without IGNORE's warnings
-        key = table.primary_key.columns.keys()[0]
-        assignments = [f"`{key}` = `{table.name}`.`{key}`"]
-    cols = ", ".join(f"`{c}`" for c in columns)
+    live, stage = _ident(table.name), _ident(f"stage_{table.name}")
+    conn.exec_driver_sql(f"DROP TEMPORARY TABLE IF EXISTS {stage}")
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {stage} LIKE {live}")
+    _load_file(conn, f"stage_{table.name}", frame)
+    assignments = [f"{_ident(c)} = new.{_ident(c)}" for c in update]
+    assignments += [
+        f"{_ident(c)} = COALESCE(new.{_ident(c)}, {live}.{_ident(c)})" for c in keep_existing
+    ]
+    if not assignments:  # a no-op update keeps existing rows, without IGNORE's warnings
+        key = _ident(table.primary_key.columns.keys()[0])
+        assignments = [f"{key} = {live}.{key}"]
+    cols = ", ".join(_ident(c) for c in frame.columns)
     result = conn.exec_driver_sql(
-        f"INSERT INTO `{table.name}` ({cols}) SELECT {cols} FROM `{stage}` AS new "  # noqa: S608
+        f"INSERT INTO {live} ({cols}) SELECT {cols} FROM {stage} AS new "  # noqa: S608
         f"ON DUPLICATE KEY UPDATE {', '.join(assignments)}"
     )
-    conn.exec_driver_sql(f"DROP TEMPORARY TABLE `{stage}`")
+    conn.exec_driver_sql(f"DROP TEMPORARY TABLE {stage}")
     return result.rowcount
 
 
-def _sqlite_upsert(conn, table, frame, update, keep_existing) -> int:
+def _sqlite_upsert(
+    conn: Connection,
+    table: Table,
+    frame: pd.DataFrame,
+    update: Sequence[str],
+    keep_existing: Sequence[str],
+) -> int:
     stmt = sqlite_insert(table)
     keys = [c.name for c in table.primary_key.columns]
     sets = {c: stmt.excluded[c] for c in update}
@@ -129,4 +165,3 @@ def _sqlite_upsert(conn, table, frame, update, keep_existing) -> int:
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     conn.execute(stmt, records)
     return len(records)
-

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from kryptonite.datasets.ingest import DatasetConflictError, ingest, table_counts
 from kryptonite.datasets.movielens import MovieLensFrames, load_dataset
 from kryptonite.datasets.registry import get_spec
+from kryptonite.store.bulk import BulkLoadError
 from kryptonite.store.engine import create_sync_engine
 from kryptonite.store.migrate import upgrade
 
@@ -87,7 +88,7 @@ def test_failure_midway_leaves_previous_data(
     broken = MovieLensFrames(**{**tiny.__dict__, "ratings": small.ratings})
     broken.movies = small.movies
     broken.genome_scores = small.genome_scores.assign(tag_id=10_000)
-    with pytest.raises(IntegrityError):
+    with pytest.raises((IntegrityError, BulkLoadError)):
         ingest(migrated_engine, broken, "ml-latest-small")
     assert (table_counts(migrated_engine), _checksum(migrated_engine)) == before
 
@@ -104,8 +105,16 @@ def test_cli_ingest_into_embedded_store(tmp_path: Path, data_dir: Path) -> None:
     import sys
 
     env = {"KRYPTONITE_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, "-m", "kryptonite", "ingest", "--dataset", "ml-latest-small",
-           "--data-dir", str(data_dir)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "kryptonite",
+        "ingest",
+        "--dataset",
+        "ml-latest-small",
+        "--data-dir",
+        str(data_dir),
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "rating_explicit 100,836" in out.stdout
@@ -114,6 +123,7 @@ def test_cli_ingest_into_embedded_store(tmp_path: Path, data_dir: Path) -> None:
     assert table_counts(engine)["rating_explicit"] == 100_836
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert "unchanged" in again.stdout
-    bad = subprocess.run(cmd[:-4] + ["--dataset", "ml-2b"], env=env, capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        cmd[:-4] + ["--dataset", "ml-2b"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 2 and "unknown dataset 'ml-2b'" in bad.stderr

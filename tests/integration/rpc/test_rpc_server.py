@@ -14,6 +14,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from prometheus_client import CollectorRegistry
+
 from kryptonite.config import Settings
 from kryptonite.rpc.clients import ContentClient
 from kryptonite.rpc.context import request_id_var
@@ -22,7 +24,6 @@ from kryptonite.rpc.generated.v1 import common_pb2, content_pb2, content_pb2_grp
 from kryptonite.rpc.metrics import RpcMetrics
 from kryptonite.rpc.server import RpcServer, run_service, service_def
 from kryptonite.rpc.validation import check_id, check_limit
-from prometheus_client import CollectorRegistry
 
 #: movie ids with a scripted behaviour in :class:`ScriptedContent`.
 OK, SLOW, BAD, MISSING, NOT_READY, BOOM = 1, 7, -1, 404, 503, 500

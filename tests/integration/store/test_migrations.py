@@ -67,9 +67,7 @@ def test_views_join_genres(migrated_engine: Engine) -> None:
         user_id = _seed_movie_and_user(conn)
         conn.execute(insert(t.genres), [{"name": "Sci-Fi"}, {"name": "Horror"}])
         ids = dict(conn.execute(select(t.genres.c.name, t.genres.c.genre_id)).all())
-        conn.execute(
-            insert(t.movie_genres), [{"movie_id": 1, "genre_id": i} for i in ids.values()]
-        )
+        conn.execute(insert(t.movie_genres), [{"movie_id": 1, "genre_id": i} for i in ids.values()])
         row = conn.execute(text("SELECT user_id, movie_id, genres FROM content_based_view")).one()
         assert tuple(row) == (user_id, 1, "Horror|Sci-Fi")
         row = conn.execute(text("SELECT movie_id, title, genres FROM train_content_data")).one()

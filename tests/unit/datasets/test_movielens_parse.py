@@ -8,10 +8,10 @@ import pytest
 
 from kryptonite.datasets.movielens import (
     DatasetFormatError,
+    ParseReport,
     clean_overview,
     load_dataset,
     parse_ratings,
-    ParseReport,
 )
 from kryptonite.datasets.registry import UnknownDatasetError, get_spec
 
@@ -89,8 +89,12 @@ def test_unexpected_header_is_an_error(tmp_path: Path) -> None:
 
 def test_ml1m_double_colon_latin1(tmp_path: Path) -> None:
     root = tmp_path / "ml-1m"
-    write(root, "movies.dat", "1::Toy Story (1995)::Animation|Children's\n2::Amélie (2001)::Romance\n",
-          encoding="iso-8859-1")
+    write(
+        root,
+        "movies.dat",
+        "1::Toy Story (1995)::Animation|Children's\n2::Amélie (2001)::Romance\n",
+        encoding="iso-8859-1",
+    )
     write(root, "ratings.dat", "1::1::5::978300760\n1::2::3::978302109\n")
     frames = load_dataset(get_spec("ml-1m"), root)
     assert frames.movies["title"].tolist()[1] == "Amélie (2001)"

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from kryptonite.rpc import codegen
 from kryptonite.rpc.generated.v1 import candidates_pb2, content_pb2, ranking_pb2
 

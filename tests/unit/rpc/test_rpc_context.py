@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+
 from kryptonite.rpc.context import (
     clean_request_id,
     current_request_id,

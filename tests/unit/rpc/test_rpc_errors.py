@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+
 from kryptonite.rpc.errors import InvalidArgument, NotFound, NotReady, status_for
 
 

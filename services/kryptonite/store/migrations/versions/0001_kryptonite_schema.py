@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 from kryptonite.store.tables import APP_USER_ID_START, MODEL_TYPES, VIEWS, view_sql
 
 revision = "0001"
@@ -360,11 +361,12 @@ def upgrade() -> None:
 
     dialect = op.get_bind().dialect.name
     if dialect == "sqlite":
-        op.execute(
-            "INSERT INTO sqlite_sequence (name, seq) VALUES ('users', %d)" % (APP_USER_ID_START - 1)
+        op.get_bind().execute(
+            sa.text("INSERT INTO sqlite_sequence (name, seq) VALUES ('users', :seq)"),
+            {"seq": APP_USER_ID_START - 1},
         )
-    else:
-        op.execute("ALTER TABLE users AUTO_INCREMENT = %d" % APP_USER_ID_START)
+    else:  # DDL takes no bound parameters; the value is an int constant of ours
+        op.execute(f"ALTER TABLE users AUTO_INCREMENT = {int(APP_USER_ID_START)}")
     for name in VIEWS:
         op.execute(view_sql(name, dialect))
     models_type = sa.table(

@@ -1,0 +1,90 @@
+"""The ``kryptonite`` command: demo, migrate, ingest, datasets, train, evaluate, serve."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kryptonite.config import Settings, get_settings
+from kryptonite.logging import configure_logging
+
+app = typer.Typer(
+    help="Kryptonite movie recommender.", no_args_is_help=True, pretty_exceptions_enable=False
+)
+log = logging.getLogger("kryptonite")
+
+DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="MovieLens release name.")]
+DataDirOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Local data folder (default: settings).")
+]
+
+
+def settings_for(data_dir: Path | None = None) -> Settings:
+    """Process settings, with ``--data-dir`` applied when given."""
+    settings = get_settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    from kryptonite.store.engine import create_sync_engine
+    from kryptonite.store.migrate import upgrade
+
+    settings = settings_for()
+    upgrade(create_sync_engine(settings.resolved_database_url))
+    typer.echo("database schema is up to date")
+
+
+@app.command()
+def ingest(
+    dataset: DatasetOpt = "ml-latest-small",
+    data_dir: DataDirOpt = None,
+    strict: Annotated[bool, typer.Option(help="Fail on the first bad row.")] = False,
+    force: Annotated[bool, typer.Option(help="Rewrite even if unchanged.")] = False,
+) -> None:
+    """Load a MovieLens data set into the configured store (idempotent, all-or-nothing)."""
+    from kryptonite.datasets.ingest import ingest_dataset
+
+    settings = settings_for(data_dir)
+    result, report = ingest_dataset(settings, dataset, strict=strict, force=force)
+    if result.unchanged:
+        typer.echo(f"{dataset}: unchanged since the last ingest, nothing written")
+    else:
+        rows = ", ".join(f"{name} {n:,}" for name, n in result.counts.items())
+        typer.echo(f"{dataset}: loaded in {result.seconds:.1f}s: {rows}")
+    typer.echo(report.summary())
+
+
+@app.command()
+def demo(data_dir: DataDirOpt = None) -> None:
+    """The main job on the embedded default: migrate, ingest ml-latest-small."""
+    migrate()
+    ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
+
+
+def main() -> None:
+    """Console entry point: expected failures print one line and exit 2."""
+    from kryptonite.errors import EXPECTED_ERRORS
+
+    try:
+        app()
+    except EXPECTED_ERRORS as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+def _register_command_groups() -> None:
+    """Attach the command groups that live beside their code."""
+    from kryptonite.datasets.commands import register as register_datasets
+
+    register_datasets(app)
+
+
+_register_command_groups()
