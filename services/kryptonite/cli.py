@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -63,10 +64,30 @@ def ingest(
 
 
 @app.command()
-def demo(data_dir: DataDirOpt = None) -> None:
-    """The main job on the embedded default: migrate, ingest ml-latest-small."""
+def demo(
+    data_dir: DataDirOpt = None,
+    serve: Annotated[bool, typer.Option(help="Start the services after the offline jobs.")] = True,
+) -> None:
+    """The main job: migrate, ingest ml-latest-small, train, precompute, serve on loopback."""
+    from kryptonite.gateway.commands import daily_update_command, precompute_command
+    from kryptonite.pipeline.commands import train_command
+    from kryptonite.supervisor import SERVICES, running
+
     migrate()
     ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
+    train_command(dataset="ml-latest-small", data_dir=data_dir)
+    daily_update_command(day=None, n=20, window_days=7)
+    precompute_command(shard=0, shards=1)
+    if not serve:
+        return
+    settings = settings_for(data_dir)
+    url = f"http://{settings.host}:{settings.gateway_port}"
+    with running(SERVICES, f"{url}/readyz"):
+        typer.echo(f"Kryptonite is up: {url}/  (API docs: {url}/docs). Ctrl-C stops everything.")
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            typer.echo("stopping")
 
 
 def main() -> None:
@@ -83,8 +104,19 @@ def main() -> None:
 def _register_command_groups() -> None:
     """Attach the command groups that live beside their code."""
     from kryptonite.datasets.commands import register as register_datasets
+    from kryptonite.gateway.commands import register as register_gateway_jobs
+    from kryptonite.gateway.web.enrich import register as register_enrich
+    from kryptonite.pipeline.commands import register as register_pipeline
+    from kryptonite.rpc.commands import register as register_serve
 
-    register_datasets(app)
+    for register in (
+        register_datasets,
+        register_pipeline,
+        register_gateway_jobs,
+        register_enrich,
+        register_serve,
+    ):
+        register(app)
 
 
 _register_command_groups()

@@ -87,7 +87,49 @@ class Settings(BaseSettings):
         default=10.0, description="Seconds in-flight gRPC calls get to finish on SIGTERM."
     )
     cache_ttl_s: int = Field(default=3600, description="TTL of cached recommendation lists.")
+    model_poll_s: float = Field(
+        default=30.0,
+        description="Seconds between checks of the artifact store for newer model versions "
+        "(services hot-reload them).",
+    )
+    service_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Intra-op threads (torch, BLAS, OpenMP) of a gRPC service process; "
+        "calls run in parallel threads, so 1 avoids oversubscription.",
+    )
+    ranking_diversity: float = Field(
+        default=0.2, ge=0.0, le=1.0, description="Default MMR diversity weight of ranking."
+    )
     seed: int = Field(default=42, description="Seed for splits, sampling and training.")
+    cache_timeout_s: float = Field(
+        default=0.2, description="Socket timeout of Redis calls (then computed live)."
+    )
+    cache_prefix: str = Field(
+        default="kryptonite", description="Prefix of every Redis key (shared instances)."
+    )
+    db_timeout_s: float = Field(
+        default=3.0, description="Deadline of the gateway's database work per request."
+    )
+    token_ttl_s: int = Field(default=3600, description="Lifetime of gateway bearer tokens.")
+    gateway_candidates: int = Field(
+        default=300, description="Candidates the gateway asks for before ranking."
+    )
+    gateway_history: int = Field(
+        default=50, description="Recent interactions the gateway sends downstream."
+    )
+    gateway_max_limit: int = Field(
+        default=100, description="Largest `limit` a recommendations request may ask for."
+    )
+    gateway_refresh_s: float = Field(
+        default=30.0,
+        description="Seconds between checks of the current model versions (cache keys).",
+    )
+    gateway_popular_refresh_s: float = Field(
+        default=600.0, description="Seconds between refreshes of the in-process popularity."
+    )
+    precompute_limit: int = Field(default=50, description="Items per precomputed list.")
+    precompute_batch: int = Field(default=512, description="Users per precompute batch.")
 
     @property
     def resolved_database_url(self) -> str:

@@ -232,5 +232,13 @@ def open_store(uri: str, *, endpoint_url: str | None = None) -> ArtifactStore:
     return LocalArtifactStore(uri)
 
 
+def load_artifact(
+    uri: str, *, endpoint_url: str | None = None, cache_dir: Path | None = None
+) -> tuple[Recommender, Manifest]:
+    """Load ``<root>/<model_type>/<version>`` (a manifest's ``uri``; local or s3://)."""
+    root, model_type, version = uri.rstrip("/").rsplit("/", 2)
+    return open_store(root, endpoint_url=endpoint_url).load(model_type, version, cache_dir)
+
+
 def store_from_settings(settings: Any) -> ArtifactStore:
     return open_store(settings.resolved_artifact_uri, endpoint_url=settings.s3_endpoint_url)

@@ -1,0 +1,1 @@
+"""The candidates gRPC service."""

@@ -1,0 +1,75 @@
+"""``create_app(settings)``: the FastAPI gateway. Nothing happens at import time;
+``lifespan`` opens the async engine, the cache and the gRPC clients, and closes them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from kryptonite.config import Settings
+from kryptonite.gateway import errors
+from kryptonite.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from kryptonite.gateway.routes import auth, health, movies, mylist, recommendations
+from kryptonite.gateway.security import Tokens
+from kryptonite.gateway.state import GatewayState
+from kryptonite.gateway.web import install as install_web
+from kryptonite.rpc.clients import CandidatesClient, ContentClient, RankingClient
+from kryptonite.store.cache import create_cache
+from kryptonite.store.engine import create_async_db_engine
+
+log = logging.getLogger("kryptonite.gateway")
+
+
+def open_state(settings: Settings, metrics: GatewayMetrics) -> GatewayState:
+    """Engine, cache and clients for ``settings`` (connections are made lazily)."""
+    return GatewayState(
+        settings=settings,
+        engine=create_async_db_engine(settings.resolved_database_url),
+        cache=create_cache(settings),
+        candidates=CandidatesClient.from_settings(settings),
+        ranking=RankingClient.from_settings(settings),
+        content=ContentClient.from_settings(settings),
+        tokens=Tokens(settings.token_secret.get_secret_value(), settings.token_ttl_s),
+        metrics=metrics,
+    )
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The gateway app for ``settings``."""
+    metrics = GatewayMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = open_state(settings, metrics)
+        app.state.gateway = state
+        if not await state.refresh_catalog():
+            log.warning("starting without a catalog snapshot (database unreachable)")
+        state.start_refresher()
+        try:
+            yield
+        finally:
+            await state.close()
+
+    app = FastAPI(
+        title="Kryptonite",
+        version="0.1.0",
+        description="Movie recommendations: accounts, movies, personal list, ratings and "
+        'two-stage recommendations. Every error is `{"error": {"code", "message"}}`.',
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    # Routes are matched in order: the hottest (recommendations) first.
+    for router in (
+        recommendations.router,
+        health.router,
+        auth.router,
+        movies.router,
+        mylist.router,
+    ):
+        app.include_router(router)
+    install_web(app)
+    return app

@@ -1,0 +1,133 @@
+"""One JSON error shape for every failure: ``{"error": {"code", "message"}}``.
+
+Routes raise :class:`ApiError` (or let a known exception through); the handlers here are
+the only place that turns exceptions into HTTP responses. No stack trace ever leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("kryptonite.gateway")
+
+#: google/rpc/code.proto → HTTP, the one mapping of downstream gRPC failures.
+GRPC_TO_HTTP: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    422: "validation_error",
+    429: "too_many_requests",
+    500: "internal",
+    503: "unavailable",
+    504: "deadline_exceeded",
+}
+DB_DOWN_MESSAGE = "the database is unavailable; your change was not saved, please retry later"
+
+
+class ApiError(Exception):
+    """An error meant for the client: status, machine code and a safe message."""
+
+    def __init__(
+        self, status: int, message: str, code: str | None = None, headers: dict | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or _HTTP_CODES.get(status, "error")
+        self.message = message
+        self.headers = headers
+
+
+def from_grpc(exc: grpc.aio.AioRpcError, what: str) -> ApiError:
+    """The HTTP error for a downstream gRPC failure (by the table above)."""
+    status = GRPC_TO_HTTP.get(exc.code(), 502)
+    detail = exc.details() if status in (400, 404) else exc.code().name
+    return ApiError(status, f"{what}: {detail}")
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _response(status: int, code: str, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
+
+
+def _field(error: dict) -> str:
+    """The offending field's dotted name ("body" for a body that is not JSON at all)."""
+    if error.get("type") == "json_invalid":
+        return "body"
+    loc = error.get("loc", ())
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "request"
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return _response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    message = exc.detail if isinstance(exc.detail, str) else _HTTP_CODES.get(status, "error")
+    return _response(status, _HTTP_CODES.get(status, "error"), message, exc.headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    field = _field(first)
+    body = error_body("validation_error", f"{field}: {first.get('msg', 'invalid')}")
+    body["error"]["field"] = field
+    body["error"]["fields"] = [_field(e) for e in errors]
+    return JSONResponse(body, status_code=422)
+
+
+async def _db_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    return _response(503, "database_unavailable", DB_DOWN_MESSAGE, {"Retry-After": "5"})
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return _response(500, "internal", "internal error")
+
+
+def is_db_outage(exc: BaseException) -> bool:
+    """True for errors meaning "cannot reach the database" (not bad SQL or constraints)."""
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, ConnectionError | TimeoutError)
+
+
+def install(app: FastAPI) -> None:
+    """Register every handler on ``app``."""
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _db_error)
+    app.add_exception_handler(InterfaceError, _db_error)
+    app.add_exception_handler(ConnectionError, _db_error)
+    app.add_exception_handler(TimeoutError, _db_error)  # only database work has a timeout
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,63 @@
+"""/healthz (live), /readyz (database, cache, downstream services), /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from grpc_health.v1 import health_pb2
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from kryptonite.gateway.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is alive (no dependency checked)."""
+    return {"status": "ok"}
+
+
+async def _check(coro, timeout_s: float) -> str:
+    try:
+        async with asyncio.timeout(timeout_s):
+            result = await coro
+    except Exception as exc:
+        return f"down: {type(exc).__name__}"
+    if isinstance(result, int) and result != health_pb2.HealthCheckResponse.SERVING:
+        return "not_serving"
+    return "ok"
+
+
+@router.get("/readyz")
+async def readyz(state: StateDep) -> JSONResponse:
+    """Each dependency's state. Ready (200) while the database or the cache answers: the
+    gateway degrades around the rest (see docs/api.md)."""
+
+    async def db() -> None:
+        async with state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    timeout = max(state.settings.rpc_timeout_s, 0.5)
+    names = ("database", "cache", "candidates", "ranking", "content")
+    results = await asyncio.gather(
+        _check(db(), 2.0),
+        _check(state.cache.ping(), timeout),
+        _check(state.candidates.health(), timeout),
+        _check(state.ranking.health(), timeout),
+        _check(state.content.health(), timeout),
+    )
+    checks = dict(zip(names, results, strict=True))
+    ready = checks["database"] == "ok" or checks["cache"] == "ok"
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: StateDep) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

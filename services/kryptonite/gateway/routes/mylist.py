@@ -1,0 +1,89 @@
+"""The caller's personal list, ratings and events. Writes: database first, then the
+user's cached lists are invalidated."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from kryptonite.gateway.deps import CurrentUser, DbDep, StateDep
+from kryptonite.gateway.errors import ApiError
+from kryptonite.gateway.schemas import EventIn, ListItem, RatingIn, RatingOut
+from kryptonite.gateway.state import GatewayState
+from kryptonite.store import queries
+from kryptonite.store.cache import CacheError
+
+router = APIRouter(prefix="/me", tags=["me"])
+log = logging.getLogger("kryptonite.gateway")
+MovieId = Annotated[int, Path(gt=0, description="MovieLens movieId")]
+
+
+async def invalidate(state: GatewayState, user_id: int) -> None:
+    """Drop the user's cached lists (a failure is logged; lists then expire by TTL)."""
+    try:
+        await state.cache.invalidate(user_id)
+    except CacheError:
+        state.metrics.downstream_failures.labels("cache").inc()
+        log.warning("could not invalidate cached lists of user %s", user_id)
+
+
+async def _require_movie(conn, movie_id: int) -> None:
+    if not await queries.movie_exists(conn, movie_id):
+        raise ApiError(404, f"movie {movie_id} not found")
+
+
+@router.get("/list", response_model=list[ListItem])
+async def get_list(user: CurrentUser, db: DbDep) -> list[ListItem]:
+    rows = await queries.list_get(db, user.user_id)
+    cards = await queries.movie_cards(db, [m for m, _ in rows])
+    return [ListItem(**cards[m], added_at=at) for m, at in rows if m in cards]
+
+
+@router.put("/list/{movie_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def add_to_list(movie_id: MovieId, user: CurrentUser, state: StateDep) -> Response:
+    """Add a movie (idempotent: adding twice keeps one entry)."""
+    async with state.write() as conn:
+        await _require_movie(conn, movie_id)
+        await queries.list_add(conn, user.user_id, movie_id)
+    await invalidate(state, user.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/list/{movie_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_from_list(movie_id: MovieId, user: CurrentUser, state: StateDep) -> Response:
+    async with state.write() as conn:
+        removed = await queries.list_remove(conn, user.user_id, movie_id)
+    if not removed:
+        raise ApiError(404, f"movie {movie_id} is not on your list")
+    await invalidate(state, user.user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/ratings", response_model=list[RatingOut])
+async def get_ratings(user: CurrentUser, db: DbDep) -> list[RatingOut]:
+    rows = await queries.ratings_of(db, user.user_id)
+    return [RatingOut(movie_id=m, rating=r, rated_at=at) for m, r, at in rows]
+
+
+@router.put("/ratings/{movie_id}", response_model=RatingOut)
+async def rate(movie_id: MovieId, body: RatingIn, user: CurrentUser, state: StateDep) -> RatingOut:
+    """Rate a movie 0.5–5.0 in halves (rating again replaces the rating)."""
+    async with state.write() as conn:
+        await _require_movie(conn, movie_id)
+        await queries.rate(conn, user.user_id, movie_id, body.rating)
+        rows = await queries.ratings_of(conn, user.user_id)
+    await invalidate(state, user.user_id)
+    found = next(r for r in rows if r[0] == movie_id)
+    return RatingOut(movie_id=movie_id, rating=found[1], rated_at=found[2])
+
+
+@router.post("/events", status_code=status.HTTP_202_ACCEPTED)
+async def event(body: EventIn, user: CurrentUser, state: StateDep) -> dict[str, str]:
+    """Record an implicit event (view, click)."""
+    async with state.write() as conn:
+        await _require_movie(conn, body.movie_id)
+        await queries.record_event(conn, user.user_id, body.movie_id, body.event.value)
+    await invalidate(state, user.user_id)
+    return {"status": "recorded"}

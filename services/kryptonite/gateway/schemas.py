@@ -1,0 +1,130 @@
+"""Request and response bodies (pydantic)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class Strategy(StrEnum):
+    blend = "blend"
+    content = "content"
+    cf = "cf"
+    ncf = "ncf"
+    item2item = "item2item"
+    popular = "popular"
+
+
+class RegisterIn(BaseModel):
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    password: str = Field(min_length=8, max_length=256)
+    email: str | None = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class UserOut(BaseModel):
+    user_id: int
+    username: str
+    email: str | None = None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MovieCard(BaseModel):
+    movie_id: int
+    title: str | None = None
+    year: int | None = None
+    genres: list[str] = []
+
+
+class MoviePage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[MovieCard]
+
+
+class Links(BaseModel):
+    movielens: str
+    imdb: str | None = None
+    tmdb: str | None = None
+    youtube: str | None = None
+
+
+class MovieDetail(MovieCard):
+    overview: str | None = None
+    poster_path: str | None = None
+    imdb_id: str | None = None
+    tmdb_id: int | None = None
+    youtube_id: str | None = None
+    links: Links
+
+
+class ListItem(MovieCard):
+    added_at: int
+
+
+class RatingIn(BaseModel):
+    rating: float = Field(ge=0.5, le=5.0, description="0.5 to 5.0 in steps of 0.5")
+
+    @field_validator("rating")
+    @classmethod
+    def _halves(cls, value: float) -> float:
+        if abs(value * 2 - round(value * 2)) > 1e-9:
+            raise ValueError("rating must be a multiple of 0.5")
+        return value
+
+
+class RatingOut(BaseModel):
+    movie_id: int
+    rating: float
+    rated_at: int
+
+
+class EventKind(StrEnum):
+    view = "view"
+    click = "click"
+
+
+class EventIn(BaseModel):
+    movie_id: int = Field(gt=0)
+    event: EventKind
+
+
+class RecItem(MovieCard):
+    score: float
+    source: str
+    reason: str
+    anchor_movie_id: int | None = None
+
+
+class RecList(BaseModel):
+    user_id: int
+    strategy: Strategy
+    model_version: str
+    degraded: bool = False
+    degraded_reason: str | None = None
+    cached: bool = False
+    items: list[RecItem]
+
+
+class SimilarOut(BaseModel):
+    movie_id: int
+    degraded: bool = False
+    items: list[RecItem]
+
+
+class DailyKind(StrEnum):
+    new = "new"
+    trending = "trending"
+
+
+class DailyOut(BaseModel):
+    kind: DailyKind
+    day: dt.date | None
+    items: list[MovieCard]

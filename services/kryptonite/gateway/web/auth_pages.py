@@ -1,0 +1,122 @@
+"""Sign up, sign in, sign out (the session cookie holds the API's signed token)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from kryptonite.gateway.deps import StateDep
+from kryptonite.gateway.schemas import RegisterIn
+from kryptonite.gateway.security import hash_password, verify_password
+from kryptonite.gateway.web.errors import WebRoute
+from kryptonite.gateway.web.render import render
+from kryptonite.gateway.web.session import (
+    check_csrf,
+    clear_session,
+    safe_next,
+    set_session,
+)
+from kryptonite.store import queries
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+Text = Annotated[str, Form(max_length=256)]
+OptText = Annotated[str | None, Form(max_length=256)]
+
+
+def _words(exc: ValidationError) -> list[str]:
+    """Validation errors of the sign-up form as sentences."""
+    rules = {
+        "username": "Username: use 3–64 letters, digits, dots, dashes or underscores.",
+        "password": "Password: use at least 8 characters.",
+        "email": "E-mail: that does not look like an address.",
+    }
+    out = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        text = rules.get(field, f"{field or 'Input'}: {err['msg']}.")
+        if text not in out:
+            out.append(text)
+    return out
+
+
+def _signed_in(request: Request, state, user_id: int, username: str, target: str) -> Response:
+    response = RedirectResponse(target, status_code=303)
+    set_session(request, response, state.tokens.issue(user_id, username), state.tokens.ttl_s)
+    return response
+
+
+@router.get("/signup")
+async def signup_form(request: Request) -> Response:
+    return render(request, "signup.html", {"title": "Create an account"})
+
+
+@router.post("/signup")
+async def signup(
+    request: Request,
+    state: StateDep,
+    username: Text,
+    password: Text,
+    csrf: OptText = None,
+    email: OptText = None,
+) -> Response:
+    check_csrf(request, csrf)
+    form = {"username": username, "email": email or ""}
+    try:
+        body = RegisterIn(username=username, password=password, email=email or None)
+    except ValidationError as exc:
+        ctx = {"title": "Create an account", "errors": _words(exc), "form": form}
+        return render(request, "signup.html", ctx, 422)
+    try:
+        async with state.engine.begin() as conn:
+            user_id = await queries.create_user(
+                conn, body.username, body.email, hash_password(body.password)
+            )
+    except queries.UsernameTaken:
+        errors = ["That username or e-mail is already registered. Sign in instead?"]
+        ctx = {"title": "Create an account", "errors": errors, "form": form}
+        return render(request, "signup.html", ctx, 409)
+    return _signed_in(request, state, user_id, body.username, "/for-you?notice=welcome")
+
+
+@router.get("/signin")
+async def signin_form(request: Request, next: str | None = None) -> Response:
+    ctx = {"title": "Sign in", "next": safe_next(next, "/for-you")}
+    return render(request, "signin.html", ctx)
+
+
+@router.post("/signin")
+async def signin(
+    request: Request,
+    state: StateDep,
+    username: Text,
+    password: Text,
+    csrf: OptText = None,
+    next: OptText = None,
+) -> Response:
+    check_csrf(request, csrf)
+    target = safe_next(next, "/for-you")
+    async with state.engine.connect() as conn:
+        user = await queries.user_by_username(conn, username)
+    if not verify_password(password, user["password_hash"] if user else None) or not user:
+        ctx = {
+            "title": "Sign in",
+            "errors": ["Wrong username or password."],
+            "form": {"username": username},
+            "next": target,
+        }
+        return render(request, "signin.html", ctx, 401)
+    sep = "&" if "?" in target else "?"
+    return _signed_in(
+        request, state, int(user["user_id"]), user["username"], f"{target}{sep}notice=signed_in"
+    )
+
+
+@router.post("/signout")
+async def signout(request: Request, csrf: OptText = None) -> Response:
+    check_csrf(request, csrf)
+    response = RedirectResponse("/?notice=signed_out", status_code=303)
+    clear_session(response)
+    return response

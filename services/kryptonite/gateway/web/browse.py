@@ -1,0 +1,96 @@
+"""Pages anyone can see: home rows, search, a movie."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import grpc
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from kryptonite.gateway.deps import DbDep, StateDep
+from kryptonite.gateway.errors import ApiError
+from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.web import data
+from kryptonite.gateway.web.errors import WebRoute
+from kryptonite.gateway.web.render import display_title, render
+from kryptonite.gateway.web.session import current_user
+from kryptonite.store import queries
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+PAGE = 24
+RATINGS = [x / 2 for x in range(1, 11)]
+
+
+async def _listed(request: Request, db) -> set[int]:
+    user = current_user(request)
+    if user is None:
+        return set()
+    return {m for m, _ in await queries.list_get(db, user.user_id)}
+
+
+@router.get("/")
+async def home(request: Request, state: StateDep, db: DbDep) -> Response:
+    rows = await data.home_rows(state, db)
+    return render(request, "home.html", {"title": "Kryptonite", "rows": rows})
+
+
+@router.get("/search")
+async def search(
+    request: Request,
+    db: DbDep,
+    q: Annotated[str, Query(max_length=200)] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    q = q.strip()
+    total, items = 0, []
+    if q:
+        total, items = await queries.search_movies(
+            db, q=q, genre=None, year=None, limit=PAGE, offset=(page - 1) * PAGE
+        )
+        pics = await data.posters(db, [i["movie_id"] for i in items])
+        items = [i | {"poster_path": pics.get(i["movie_id"])} for i in items]
+    ctx = {
+        "title": f"Search: {q}" if q else "Search",
+        "q": q,
+        "items": items,
+        "total": total,
+        "page": page,
+        "pages": max(1, -(-total // PAGE)),
+        "listed": await _listed(request, db),
+    }
+    return render(request, "search.html", ctx)
+
+
+@router.get("/movie/{movie_id}")
+async def movie(
+    request: Request,
+    state: StateDep,
+    db: DbDep,
+    movie_id: Annotated[int, Path(gt=0, le=2**31 - 1)],
+) -> Response:
+    row = await queries.movie_detail(db, movie_id)
+    if row is None:
+        raise ApiError(404, f"There is no movie with id {movie_id}.")
+    similar, similar_notice = [], None
+    try:
+        items, degraded = await Recommender(state).similar(movie_id, 12)
+        similar = await data.add_posters(state, [i.model_dump() for i in items])
+        if degraded:
+            similar_notice = "Simplified list: the content service did not answer in time."
+    except grpc.aio.AioRpcError:
+        similar_notice = "Similar movies are not available for this title."
+    user = current_user(request)
+    rating = None
+    if user is not None:
+        mine = await queries.ratings_of(db, user.user_id)
+        rating = next((r for m, r, _ in mine if m == movie_id), None)
+    ctx = {
+        "title": display_title(row["title"]),
+        "movie": row,
+        "similar": similar,
+        "similar_notice": similar_notice,
+        "listed": await _listed(request, db),
+        "rating": rating,
+        "ratings": RATINGS,
+    }
+    return render(request, "movie.html", ctx)

@@ -1,0 +1,154 @@
+"""What the pages show, read through the same queries and Recommender as the JSON API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.schemas import RecList, Strategy
+from kryptonite.gateway.state import GatewayState
+from kryptonite.store import queries
+from kryptonite.store.tables import movies
+
+#: The recommendation rows of the "For you" page: (strategy, row title, what it is).
+MODEL_ROWS: tuple[tuple[Strategy, str, str], ...] = (
+    (Strategy.blend, "Top picks for you", "Blend: candidates from every model, ranked by NCF"),
+    (Strategy.content, "Similar to your list", "Content: genres, tags and overviews"),
+    (Strategy.cf, "People like you watched", "Collaborative filtering (matrix factorization)"),
+    (Strategy.ncf, "Neural picks", "Neural collaborative filtering (NeuMF)"),
+    (Strategy.item2item, "Because you liked", "Item-to-item: watched together"),
+)
+#: Words for the causes in ``RecList.degraded_reason``.
+_DOWN = {
+    "candidates": "the candidates service",
+    "ranking": "the ranking service",
+    "content": "the content service",
+    "database": "the database",
+}
+
+
+@dataclass
+class Row:
+    """One row of movie cards."""
+
+    key: str
+    title: str
+    subtitle: str = ""
+    items: list[dict[str, Any]] = field(default_factory=list)
+    notice: str | None = None
+    empty: str = "Nothing here yet."
+
+
+async def posters(conn: AsyncConnection, movie_ids: list[int]) -> dict[int, str]:
+    """Stored TMDB poster paths of the movies that have one (see ``kryptonite enrich``)."""
+    if not movie_ids:
+        return {}
+    rows = await conn.execute(
+        select(movies.c.movie_id, movies.c.poster_path).where(
+            movies.c.movie_id.in_(set(movie_ids)) & movies.c.poster_path.is_not(None)
+        )
+    )
+    return {int(r.movie_id): r.poster_path for r in rows}
+
+
+async def add_posters(state: GatewayState, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``items`` with ``poster_path`` set where one is stored (none when the DB is down)."""
+    try:
+        async with state.engine.connect() as conn:
+            found = await posters(conn, [i["movie_id"] for i in items])
+    except (SQLAlchemyError, OSError):
+        found = {}
+    for item in items:
+        item.setdefault("poster_path", found.get(item["movie_id"]))
+    return items
+
+
+async def cards(conn: AsyncConnection, ids: list[int]) -> list[dict[str, Any]]:
+    found = await queries.movie_cards(conn, ids)
+    pics = await posters(conn, ids)
+    return [found[m] | {"poster_path": pics.get(m)} for m in ids if m in found]
+
+
+def degraded_words(reason: str | None) -> str:
+    """``"candidates_unavailable,database_unavailable"`` in words."""
+    names = []
+    for cause in (reason or "").split(","):
+        service = cause.split("_", 1)[0]
+        if service in _DOWN and _DOWN[service] not in names:
+            names.append(_DOWN[service])
+    what = " and ".join(names) or "a service"
+    return f"Simplified list: {what} did not answer in time, so this row is a fallback."
+
+
+async def home_rows(state: GatewayState, conn: AsyncConnection, per_row: int = 12) -> list[Row]:
+    """Popular, new, trending (``daily_update``) and the most common genres' popular movies."""
+    catalog = state.catalog
+    popular = [m for m, _ in catalog.popular]
+    top = await cards(conn, popular[:per_row])
+    rows = [Row("popular", "Popular", "Most rated, best rated", top)]
+    for kind, title in (("new", "New"), ("trending", "Trending")):
+        day, ids = await queries.daily_movies(conn, kind, per_row)
+        sub = f"Updated {day}" if day else "Not computed yet (run kryptonite daily-update)"
+        rows.append(Row(kind, title, sub, await cards(conn, ids)))
+    counts = Counter(g for m in popular[:500] for g in catalog.genres.get(m, ()))
+    for genre, _ in counts.most_common(4):
+        ids = [m for m in popular if genre in catalog.genres.get(m, ())][:per_row]
+        slug = re.sub(r"[^a-z0-9]+", "-", genre.lower()).strip("-")
+        rows.append(Row(f"genre-{slug}", genre, f"Popular {genre} movies", await cards(conn, ids)))
+    return rows
+
+
+async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) -> list[Row]:
+    """One row per model, computed concurrently; a failing row says so in words."""
+    recommender = Recommender(state)
+
+    async def one(strategy: Strategy) -> RecList | Exception:
+        try:
+            answer = await recommender.recommend(user_id, strategy, n)
+            # The JSON routes get the body ready-made (bytes); older versions a RecList.
+            if isinstance(answer, bytes | str):
+                return RecList.model_validate_json(answer)
+            return answer
+        except (grpc.aio.AioRpcError, SQLAlchemyError, OSError) as exc:
+            return exc
+
+    results = await asyncio.gather(*(one(s) for s, _, _ in MODEL_ROWS))
+    rows = []
+    for (strategy, title, subtitle), result in zip(MODEL_ROWS, results, strict=True):
+        row = Row(strategy.value, title, subtitle)
+        if isinstance(result, Exception):
+            row.notice = "This row is unavailable right now; please retry in a moment."
+        else:
+            row.items = await add_posters(state, [i.model_dump() for i in result.items])
+            row.notice = degraded_words(result.degraded_reason) if result.degraded else None
+        if strategy is Strategy.item2item:
+            row.title = _because_title(row.items)
+            row.empty = "Add or rate a few movies: this row shows what people watch with them."
+        if strategy is Strategy.cf:
+            row.empty = "Add or rate a few movies: this row shows what similar viewers liked."
+
+        rows.append(row)
+    return rows
+
+
+def _because_title(items: list[dict[str, Any]]) -> str:
+    """ "Because you liked <the title most items are anchored to>"."""
+    prefixes = ("Because you watched ", "Because you added ", "Similar to ")
+    anchors = Counter(
+        item["reason"][len(p) :]
+        for item in items
+        for p in prefixes
+        if item.get("reason", "").startswith(p)
+    )
+    if not anchors:
+        return "Because you liked…"
+    return f"Because you liked {anchors.most_common(1)[0][0]}"

@@ -1,0 +1,72 @@
+"""Errors of the web pages as HTML pages in words (the JSON API keeps its JSON shape)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+from urllib.parse import quote
+
+import grpc
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
+
+from kryptonite.gateway.errors import ApiError, is_db_outage
+from kryptonite.gateway.web.render import render
+from kryptonite.gateway.web.session import CsrfRejected, SignInRequired
+
+log = logging.getLogger("kryptonite.gateway.web")
+
+DB_DOWN = "The movie database is unavailable right now. Nothing was changed; please retry."
+SERVICE_DOWN = "A recommendation service is unavailable right now; please retry in a moment."
+CSRF = (
+    "This form expired or came from another site, so it was not accepted. "
+    "Reload the page and try again."
+)
+
+
+def _field_errors(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        parts.append(f"{field or 'request'}: {err.get('msg', 'invalid')}")
+    return "Some of what you sent is not valid. " + "; ".join(parts)
+
+
+def error_page(request: Request, status: int, message: str) -> Response:
+    titles = {403: "Not allowed", 404: "Not found", 422: "Invalid input", 503: "Unavailable"}
+    title = titles.get(status, "Something went wrong")
+    return render(request, "error.html", {"title": title, "message": message}, status)
+
+
+class WebRoute(APIRoute):
+    """A route whose failures render an HTML page instead of the API's JSON error."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def page(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequired:
+                target = quote(request.url.path, safe="/")
+                return RedirectResponse(f"/signin?next={target}", status_code=303)
+            except CsrfRejected:
+                return error_page(request, 403, CSRF)
+            except ApiError as exc:
+                return error_page(request, exc.status, exc.message)
+            except RequestValidationError as exc:
+                return error_page(request, 422, _field_errors(exc))
+            except grpc.aio.AioRpcError as exc:
+                log.warning("web page %s: downstream %s", request.url.path, exc.code().name)
+                return error_page(request, 503, SERVICE_DOWN)
+            except (SQLAlchemyError, OSError) as exc:
+                if not is_db_outage(exc):
+                    raise
+                log.warning("web page %s: database %s", request.url.path, type(exc).__name__)
+                return error_page(request, 503, DB_DOWN)
+
+        return page

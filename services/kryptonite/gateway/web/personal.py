@@ -1,0 +1,105 @@
+"""Signed-in pages and forms: My List (add/remove), rating, recommendation rows."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+
+from kryptonite.gateway.deps import DbDep, StateDep
+from kryptonite.gateway.errors import ApiError
+from kryptonite.gateway.routes.mylist import invalidate
+from kryptonite.gateway.schemas import RatingIn
+from kryptonite.gateway.security import TokenUser
+from kryptonite.gateway.web import data
+from kryptonite.gateway.web.errors import WebRoute
+from kryptonite.gateway.web.render import render
+from kryptonite.gateway.web.session import check_csrf, require_user, safe_next
+from kryptonite.store import queries
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+WebUser = Annotated[TokenUser, Depends(require_user)]
+MovieId = Annotated[int, Path(gt=0, le=2**31 - 1)]
+OptText = Annotated[str | None, Form(max_length=512)]
+
+
+def _back(next_url: str | None, movie_id: int, notice: str) -> RedirectResponse:
+    """Back to the page of the form, scrolled to the movie when it is in a list."""
+    target = safe_next(next_url, f"/movie/{movie_id}").split("#", 1)[0]
+    sep = "&" if "?" in target else "?"
+    anchor = "" if target.startswith("/movie/") else f"#m-{movie_id}"
+    return RedirectResponse(f"{target}{sep}notice={notice}{anchor}", status_code=303)
+
+
+async def _require_movie(conn, movie_id: int) -> None:
+    if not await queries.movie_exists(conn, movie_id):
+        raise ApiError(404, f"There is no movie with id {movie_id}.")
+
+
+@router.get("/my-list")
+async def my_list(request: Request, user: WebUser, db: DbDep) -> Response:
+    rows = await queries.list_get(db, user.user_id)
+    items = await data.cards(db, [m for m, _ in rows])
+    return render(request, "mylist.html", {"title": "My List", "items": items})
+
+
+@router.post("/movie/{movie_id}/list")
+async def add(
+    request: Request,
+    movie_id: MovieId,
+    user: WebUser,
+    state: StateDep,
+    csrf: OptText = None,
+    next: OptText = None,
+) -> Response:
+    check_csrf(request, csrf)
+    async with state.engine.begin() as conn:
+        await _require_movie(conn, movie_id)
+        await queries.list_add(conn, user.user_id, movie_id)
+    await invalidate(state, user.user_id)
+    return _back(next, movie_id, "added")
+
+
+@router.post("/movie/{movie_id}/list/remove")
+async def remove(
+    request: Request,
+    movie_id: MovieId,
+    user: WebUser,
+    state: StateDep,
+    csrf: OptText = None,
+    next: OptText = None,
+) -> Response:
+    check_csrf(request, csrf)
+    async with state.engine.begin() as conn:
+        await queries.list_remove(conn, user.user_id, movie_id)
+    await invalidate(state, user.user_id)
+    return _back(next, movie_id, "removed")
+
+
+@router.post("/movie/{movie_id}/rating")
+async def rate(
+    request: Request,
+    movie_id: MovieId,
+    user: WebUser,
+    state: StateDep,
+    rating: Annotated[str, Form(max_length=8)],
+    csrf: OptText = None,
+) -> Response:
+    check_csrf(request, csrf)
+    try:
+        value = RatingIn(rating=float(rating)).rating
+    except (ValueError, ValidationError):
+        raise ApiError(422, "A rating is 0.5 to 5 stars, in half stars.") from None
+    async with state.engine.begin() as conn:
+        await _require_movie(conn, movie_id)
+        await queries.rate(conn, user.user_id, movie_id, value)
+    await invalidate(state, user.user_id)
+    return _back(None, movie_id, "rated")
+
+
+@router.get("/for-you")
+async def for_you(request: Request, user: WebUser, state: StateDep) -> Response:
+    rows = await data.recommendation_rows(state, user.user_id)
+    return render(request, "foryou.html", {"title": "For you", "rows": rows})

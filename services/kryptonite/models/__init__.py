@@ -1,0 +1,1 @@
+"""Recommendation models: pure computation behind one small interface (see base.py)."""

@@ -1,0 +1,1 @@
+"""Offline evaluation: deterministic splits, pure metrics, protocols, baselines, reports."""

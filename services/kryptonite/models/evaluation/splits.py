@@ -1,0 +1,50 @@
+"""Deterministic splits shared by every model (convention 8)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class LeaveLastOut:
+    """Per user, by time: last interaction = test, the one before = validation."""
+
+    train: pd.DataFrame  # everything before validation
+    validation: pd.DataFrame  # one row per user
+    test: pd.DataFrame  # one row per user
+
+    @property
+    def train_val(self) -> pd.DataFrame:
+        """Training rows for the final (test) fit: train plus validation."""
+        return pd.concat([self.train, self.validation], ignore_index=True)
+
+
+def leave_last_out(ratings: pd.DataFrame, min_interactions: int = 3) -> LeaveLastOut:
+    """Split ratings; users with fewer than ``min_interactions`` stay wholly in train.
+
+    Ties in timestamp are broken by movie_id, so the split is fully deterministic.
+    """
+    frame = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
+    frame = frame.reset_index(drop=True)
+    pos_from_end = frame.groupby("user_id").cumcount(ascending=False).to_numpy()
+    size = frame.groupby("user_id")["movie_id"].transform("size").to_numpy()
+    eligible = size >= min_interactions
+    test = eligible & (pos_from_end == 0)
+    val = eligible & (pos_from_end == 1)
+    return LeaveLastOut(
+        train=frame[~(test | val)].reset_index(drop=True),
+        validation=frame[val].reset_index(drop=True),
+        test=frame[test].reset_index(drop=True),
+    )
+
+
+def random_split(
+    ratings: pd.DataFrame, test_fraction: float = 0.2, seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded random split of rating rows (for RMSE/MAE of explicit models)."""
+    rng = np.random.default_rng(seed)
+    mask = rng.random(len(ratings)) < test_fraction
+    return ratings[~mask].reset_index(drop=True), ratings[mask].reset_index(drop=True)

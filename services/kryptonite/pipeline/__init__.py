@@ -1,0 +1,1 @@
+"""Offline jobs: train -> evaluate -> publish (CLI commands in commands.py)."""

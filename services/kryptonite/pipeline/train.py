@@ -1,0 +1,92 @@
+"""Training job: fit every model from frames and publish each as an artifact version."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from kryptonite.models.base import Recommender
+from kryptonite.models.content import ContentModel
+from kryptonite.models.data import TrainData
+from kryptonite.models.item2item import ItemKNN, ItemRidge
+from kryptonite.models.mf import ExplicitMF, ImplicitMF
+from kryptonite.models.ncf.model import NCF
+from kryptonite.models.popularity import Popularity
+from kryptonite.store.artifacts import ArtifactStore, Manifest
+
+
+def production_models(seed: int = 42) -> dict[str, Callable[[], Recommender]]:
+    """The served models with hyperparameters chosen on the validation split."""
+    return {
+        "popularity": lambda: Popularity(half_life_days=0.0),
+        "content": lambda: ContentModel(popularity_weight=0.5, recency_half_life=3.0),
+        "item2item": lambda: ItemKNN(alpha=0.7, shrink=10.0, recency_half_life=3.0),
+        "item_ridge": lambda: ItemRidge(l2=100.0, recency_half_life=3.0, min_count=2),
+        "mf_implicit": lambda: ImplicitMF(alpha=10.0, recency_half_life=3.0, seed=seed),
+        "mf_explicit": lambda: ExplicitMF(factors=32, reg=0.2, seed=seed),
+        "ncf": lambda: NCF(recency_half_life=3.0, recency_boost=30.0, seed=seed),
+    }
+
+
+def train_data(
+    *,
+    ratings: pd.DataFrame,
+    movies: pd.DataFrame | None = None,
+    tags: pd.DataFrame | None = None,
+    genome_tags: pd.DataFrame | None = None,
+    genome_scores: pd.DataFrame | None = None,
+    overviews: pd.DataFrame | None = None,
+    user_lists: Mapping[int, list[int]] | None = None,
+) -> TrainData:
+    """Frames (from files or the database) -> ``TrainData``."""
+    empty = pd.DataFrame()
+    return TrainData(
+        ratings=ratings,
+        movies=movies if movies is not None else empty,
+        tags=tags if tags is not None else empty,
+        genome_tags=genome_tags if genome_tags is not None else empty,
+        genome_scores=genome_scores if genome_scores is not None else empty,
+        overviews=overviews if overviews is not None else empty,
+        user_lists=dict(user_lists or {}),
+    )
+
+
+@dataclass
+class Trained:
+    name: str
+    model: Recommender
+    fit_seconds: float
+    manifest: Manifest | None
+
+
+def train_all(
+    data: TrainData,
+    store: ArtifactStore | None = None,
+    *,
+    models: Mapping[str, Callable[[], Recommender]] | None = None,
+    metrics: Mapping[str, dict[str, Any]] | None = None,
+    on_published: Callable[[Manifest], None] | None = None,
+    progress: bool = True,
+) -> list[Trained]:
+    """Fit each model on ``data``; publish it to ``store`` when given."""
+    out = []
+    factories = models or production_models()
+    bar = tqdm(factories.items(), desc="train", unit="model", disable=not progress)
+    for name, factory in bar:
+        bar.set_postfix_str(name)
+        start = time.perf_counter()
+        model = factory().fit(data)
+        seconds = time.perf_counter() - start
+        manifest = None
+        if store is not None:
+            m = {"fit_seconds": round(seconds, 3), **(metrics or {}).get(name, {})}
+            manifest = store.publish(
+                model, metrics=m, data_fingerprint=data.fingerprint(), on_published=on_published
+            )
+        out.append(Trained(name, model, seconds, manifest))
+    return out

@@ -1,0 +1,53 @@
+"""Pure helpers of the web UI (fast; kept beside the browser tests that exercise them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kryptonite.gateway.web.data import _because_title, degraded_words
+from kryptonite.gateway.web.render import display_title
+from kryptonite.gateway.web.session import safe_next
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("Matrix, The (1999)", "The Matrix"),
+        ("Star Wars: Episode IV - A New Hope (1977)", "Star Wars: Episode IV - A New Hope"),
+        ("Babylon 5", "Babylon 5"),
+        (None, ""),
+    ],
+)
+def test_display_title(raw: str | None, shown: str) -> None:
+    assert display_title(raw) == shown
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/movie/1", "/movie/1"),
+        ("/search?q=a&page=2", "/search?q=a&page=2"),
+        ("//evil.example/x", "/"),
+        ("https://evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        (None, "/"),
+    ],
+)
+def test_safe_next_keeps_local_paths_only(target: str | None, expected: str) -> None:
+    assert safe_next(target) == expected
+
+
+def test_degraded_words_names_the_services() -> None:
+    text = degraded_words("candidates_unavailable,database_unavailable")
+    assert "the candidates service and the database" in text
+    assert "a service" in degraded_words(None)
+
+
+def test_because_title_uses_the_most_common_anchor() -> None:
+    items = [
+        {"reason": "Because you watched Alien (1979)"},
+        {"reason": "Because you watched Alien (1979)"},
+        {"reason": "Because you added Heat (1995)"},
+    ]
+    assert _because_title(items) == "Because you liked Alien (1979)"
+    assert _because_title([{"reason": "Popular right now"}]) == "Because you liked…"

@@ -1,0 +1,63 @@
+"""Movies (search, detail, similar), personal list, ratings and events."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from tests.integration.gateway.conftest import Stack, sign_up
+
+pytestmark = [pytest.mark.mariadb, pytest.mark.redis, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def test_search_filters_and_paginates(api: httpx.AsyncClient) -> None:
+    page = (await api.get("/movies", params={"q": "alien", "limit": 3})).json()
+    assert page["total"] > 3 and len(page["items"]) == 3
+    assert all("alien" in m["title"].lower() for m in page["items"])
+    nxt = (await api.get("/movies", params={"q": "alien", "limit": 3, "offset": 3})).json()
+    assert not {m["movie_id"] for m in page["items"]} & {m["movie_id"] for m in nxt["items"]}
+    scifi_1979 = (await api.get("/movies", params={"genre": "sci-fi", "year": 1979})).json()
+    assert any(m["movie_id"] == 1214 for m in scifi_1979["items"])  # Alien (1979)
+    assert all("Sci-Fi" in m["genres"] and m["year"] == 1979 for m in scifi_1979["items"])
+    odd = (await api.get("/movies", params={"q": "%_'\"; DROP TABLE movies"})).json()
+    assert odd["total"] == 0
+
+
+async def test_detail_has_genres_links_and_trailer(api: httpx.AsyncClient) -> None:
+    movie = (await api.get("/movies/1")).json()
+    assert movie["title"].startswith("Toy Story") and movie["year"] == 1995
+    assert "Animation" in movie["genres"]
+    assert movie["links"]["imdb"].endswith("tt0114709/")
+    assert movie["youtube_id"] and movie["links"]["youtube"]
+
+
+async def test_similar_movies_share_genres(api: httpx.AsyncClient, stack: Stack) -> None:
+    reply = (await api.get("/movies/1214/similar", params={"limit": 10})).json()
+    assert not reply["degraded"] and len(reply["items"]) == 10
+    assert all(item["movie_id"] != 1214 for item in reply["items"])
+    assert reply["items"][0]["reason"].startswith("Similar to Alien")
+
+
+async def test_list_add_is_idempotent_and_remove(api: httpx.AsyncClient) -> None:
+    _, auth = await sign_up(api)
+    for _ in range(2):
+        assert (await api.put("/me/list/1214", headers=auth)).status_code == 204
+    assert (await api.put("/me/list/1", headers=auth)).status_code == 204
+    items = (await api.get("/me/list", headers=auth)).json()
+    assert sorted(i["movie_id"] for i in items) == [1, 1214]
+    assert (await api.delete("/me/list/1214", headers=auth)).status_code == 204
+    assert (await api.delete("/me/list/1214", headers=auth)).status_code == 404
+    assert [i["movie_id"] for i in (await api.get("/me/list", headers=auth)).json()] == [1]
+
+
+async def test_ratings_and_events_are_stored(api: httpx.AsyncClient) -> None:
+    _, auth = await sign_up(api)
+    assert (await api.put("/me/ratings/1", json={"rating": 3.5}, headers=auth)).status_code == 200
+    again = await api.put("/me/ratings/1", json={"rating": 4.5}, headers=auth)
+    assert again.json()["rating"] == 4.5
+    ratings = (await api.get("/me/ratings", headers=auth)).json()
+    assert [(r["movie_id"], r["rating"]) for r in ratings] == [(1, 4.5)]
+    for kind in ("view", "click"):
+        reply = await api.post("/me/events", json={"movie_id": 2, "event": kind}, headers=auth)
+        assert reply.status_code == 202
+    bad = await api.post("/me/events", json={"movie_id": 2, "event": "like"}, headers=auth)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "event"
