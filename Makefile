@@ -18,8 +18,9 @@ install: $(PY) ## venv + the package with dev extras
 demo: install ## install, migrate, ingest ml-latest-small, train, precompute, serve
 	$(KRYPTONITE) demo --data-dir $(DATA_DIR)
 
-test: install ## unit + integration + e2e tests (real MariaDB/Redis on loopback)
-	$(PY) -m pytest -q
+test: install ## unit + integration, then e2e in its own process (Playwright owns its loop)
+	$(PY) -m pytest -q tests/unit tests/integration
+	$(PY) -m pytest -q tests/e2e
 
 lint: install
 	$(VENV)/bin/ruff check services tests

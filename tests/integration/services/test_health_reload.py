@@ -142,4 +142,4 @@ def test_serve_command_names_the_services() -> None:
     app.command("noop")(lambda: None)  # a second command keeps `serve` a sub-command
     result = CliRunner().invoke(app, ["serve", "nope"])
     assert result.exit_code != 0 and "candidates" in result.output
-    assert set(SERVERS) == {"candidates", "ranking", "content"}
+    assert set(SERVERS) == {"candidates", "ranking", "content", "gateway"}
