@@ -6,7 +6,7 @@ KRYPTONITE := $(VENV)/bin/kryptonite
 DATA_DIR ?= ../shared/data
 export KRYPTONITE_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: install demo test lint protos tools chart-check bench-ingest bench-models bench-serve clean
+.PHONY: install demo test lint protos tools chart-check bench-ingest bench-models bench-serve bench-soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ bench-ingest: install ## ingest rate into MariaDB vs LOAD DATA LOCAL INFILE
 bench-serve: install ## gateway req/s, p50/p99 (wrk, 64 conns, 30 s): cache hit, miss, Redis-GET ceiling
 	@command -v wrk >/dev/null || { echo "bench-serve needs wrk (apt-get install wrk)"; exit 1; }
 	$(PY) tests/benchmarks/bench_serve.py --data-dir $(DATA_DIR)
+
+bench-soak: install ## 100 req/s for 5 min, mixed browse/list/ratings/recs: p50/p99, errors, gateway RSS (SOAK_ARGS="--rate 50")
+	$(PY) tests/benchmarks/bench_soak.py --data-dir $(DATA_DIR) $(SOAK_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .ruff_cache

@@ -5,11 +5,13 @@ No other module reads ``os.environ``: code receives a ``Settings`` instance.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Where each process listens by default. The Helm chart and its tests read these.
 SERVICE_PORTS: dict[str, int] = {
@@ -33,6 +35,7 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
+        # pragma: allowlist nextline secret
         description="SQLAlchemy URL, e.g. mysql+pymysql://user:pw@host/kryptonite. "
         "Unset: SQLite file <home>/kryptonite.sqlite.",
     )
@@ -112,6 +115,38 @@ class Settings(BaseSettings):
         default=3.0, description="Deadline of the gateway's database work per request."
     )
     token_ttl_s: int = Field(default=3600, description="Lifetime of gateway bearer tokens.")
+    login_window_s: int = Field(
+        default=300, ge=1, description="Window in which failed sign-ins are counted."
+    )
+    login_max_failures: int = Field(
+        default=10,
+        ge=0,
+        description="Failed sign-ins of one username from one client IP per window before "
+        "that pair gets 429 (0: no limit).",
+    )
+    login_max_failures_per_ip: int = Field(
+        default=100,
+        ge=0,
+        description="Failed sign-ins from one client IP (IPv6: its /64) per window, any "
+        "username, before that IP gets 429 (0: no limit).",
+    )
+    login_max_failures_per_user: int = Field(
+        default=100,
+        ge=0,
+        description="Failed sign-ins of one username per window, any IP, before the username "
+        "gets 429 (caps distributed guessing; 0: no limit).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or "
+        "CIDRs, or *): the client IP the sign-in limiter counts. Set it to the ingress when "
+        "the gateway sits behind one.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed to call the API from a browser (comma-separated or a "
+        "JSON list). Empty: no CORS headers (same-origin only).",
+    )
     gateway_candidates: int = Field(
         default=300, description="Candidates the gateway asks for before ranking."
     )
@@ -130,6 +165,17 @@ class Settings(BaseSettings):
     )
     precompute_limit: int = Field(default=50, description="Items per precomputed list.")
     precompute_batch: int = Field(default=512, description="Users per precompute batch.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        """``a,b`` or ``["a", "b"]`` from the environment; a list as is."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def resolved_database_url(self) -> str:

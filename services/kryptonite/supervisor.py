@@ -27,7 +27,8 @@ def _command(service: str) -> list[str]:
 def running(
     services: Sequence[str], ready_url: str, *, timeout_s: float = 120.0
 ) -> Iterator[list[subprocess.Popen]]:
-    """Start ``services``, wait until ``ready_url`` answers 200, stop them all on exit."""
+    """Start ``services``, wait until ``ready_url`` reports every dependency ok, stop them
+    all on exit."""
     children: list[subprocess.Popen] = []
     try:
         for service in services:
@@ -44,13 +45,21 @@ def _wait_ready(children: list[subprocess.Popen], url: str, timeout_s: float) ->
         for child in children:
             if child.poll() is not None:
                 raise ServiceStartError(f"{' '.join(child.args)} exited with {child.returncode}")
-        try:
-            if httpx.get(url, timeout=2.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
+        if _all_ok(url):
+            return
         time.sleep(0.5)
     raise ServiceStartError(f"{url} was not ready within {timeout_s:.0f}s")
+
+
+def _all_ok(url: str) -> bool:
+    """True when /readyz answers 200 and every check is ok (models loaded everywhere), so
+    the first request is not a degraded one."""
+    try:
+        response = httpx.get(url, timeout=2.0)
+        checks = response.json().get("checks", {})
+    except (httpx.HTTPError, ValueError):
+        return False
+    return response.status_code == 200 and all(v == "ok" for v in checks.values())
 
 
 def stop(children: list[subprocess.Popen], grace_s: float = 15.0) -> None:

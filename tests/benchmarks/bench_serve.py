@@ -30,13 +30,16 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 SERVER = os.environ.get("KRYPTONITE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306")
 REDIS = os.environ.get("KRYPTONITE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-SECRET = "bench-secret-0123456789abcdef0123456789"
+SECRET = "bench-secret-0123456789abcdef0123456789"  # pragma: allowlist secret
 LUA_ROTATE = """
 tokens = {}
 for line in io.lines("%s") do tokens[#tokens + 1] = line end
@@ -102,9 +105,9 @@ def role_ceiling(port: int) -> None:
 def role_gateway(port: int) -> None:
     """The real gateway, configured from KRYPTONITE_* variables set by the parent."""
     from kryptonite.config import Settings
-    from kryptonite.gateway.commands import serve_gateway
+    from kryptonite.gateway.main import run
 
-    serve_gateway(Settings(log_level="WARNING"), host="127.0.0.1", port=port)
+    run(Settings(log_level="WARNING"), host="127.0.0.1", port=port)
 
 
 # ------------------------------------------------------------------ setup
@@ -202,6 +205,69 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
+def token(user_id: int, ttl_s: int = 3600) -> str:
+    """A gateway bearer token for ``user_id`` (signed with the bench secret)."""
+    import jwt
+
+    now = int(time.time())
+    claims = {"sub": str(user_id), "name": f"u{user_id}", "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, SECRET, algorithm="HS256")
+
+
+@dataclass
+class Stack:
+    """A prepared database and artifact store, the services process, and the gateway
+    settings (``env``); :meth:`gateway` starts a gateway on it."""
+
+    url: str
+    artifacts: str
+    work: Path
+    env: dict[str, str]
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def gateway(self, **overrides: str) -> tuple[subprocess.Popen, str]:
+        """A gateway process with ``env`` + ``overrides``, once ready: (process, base url)."""
+        port = free_port()
+        proc = spawn("gateway", str(port), env={**self.env, **overrides})
+        self.procs.append(proc)
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/healthz")
+        wait_ready(base)
+        return proc, base
+
+
+@contextmanager
+def stack(data_dir: Path) -> Iterator[Stack]:
+    """Prepare (MariaDB + ml-latest-small + small models), start the three services; on
+    exit stop every process started, drop the database and remove the work folder."""
+    work = Path(tempfile.mkdtemp(prefix="kryptonite-bench-"))
+    print("preparing: MariaDB + ml-latest-small, training small models ...", flush=True)
+    t0 = time.perf_counter()
+    url, artifacts = prepare(data_dir.resolve(), work)
+    print(f"prepared in {time.perf_counter() - t0:.0f}s", flush=True)
+    ports = [free_port() for _ in range(3)]
+    env = {
+        "KRYPTONITE_DATABASE_URL": url,
+        "KRYPTONITE_REDIS_URL": REDIS,
+        "KRYPTONITE_CACHE_PREFIX": f"bench-{uuid.uuid4().hex[:6]}",
+        "KRYPTONITE_ARTIFACT_URI": artifacts,
+        "KRYPTONITE_TOKEN_SECRET": SECRET,
+        "KRYPTONITE_CANDIDATES_ADDR": f"127.0.0.1:{ports[0]}",
+        "KRYPTONITE_RANKING_ADDR": f"127.0.0.1:{ports[1]}",
+        "KRYPTONITE_CONTENT_ADDR": f"127.0.0.1:{ports[2]}",
+        "KRYPTONITE_RPC_TIMEOUT_S": "2.0",
+    }
+    st = Stack(url, artifacts, work, env, [spawn("services", artifacts, *map(str, ports))])
+    try:
+        time.sleep(1)
+        yield st
+    finally:
+        for proc in reversed(st.procs):
+            stop(proc)
+        drop(url)
+        shutil.rmtree(work, ignore_errors=True)
+
+
 # ------------------------------------------------------------------ measuring
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
 
@@ -261,44 +327,13 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
 
-    import jwt
     import redis
 
-    work = Path(tempfile.mkdtemp(prefix="kryptonite-bench-"))
-    print("preparing: MariaDB + ml-latest-small, training small models ...", flush=True)
-    t0 = time.perf_counter()
-    url, artifacts = prepare(args.data_dir.resolve(), work)
-    print(f"prepared in {time.perf_counter() - t0:.0f}s", flush=True)
-    ports = [free_port() for _ in range(3)]
-    procs = [spawn("services", artifacts, *map(str, ports))]
-    prefix = f"bench-{uuid.uuid4().hex[:6]}"
-    env = {
-        "KRYPTONITE_DATABASE_URL": url,
-        "KRYPTONITE_REDIS_URL": REDIS,
-        "KRYPTONITE_CACHE_PREFIX": prefix,
-        "KRYPTONITE_ARTIFACT_URI": artifacts,
-        "KRYPTONITE_TOKEN_SECRET": SECRET,
-        "KRYPTONITE_CANDIDATES_ADDR": f"127.0.0.1:{ports[0]}",
-        "KRYPTONITE_RANKING_ADDR": f"127.0.0.1:{ports[1]}",
-        "KRYPTONITE_CONTENT_ADDR": f"127.0.0.1:{ports[2]}",
-        "KRYPTONITE_RPC_TIMEOUT_S": "2.0",
-    }
     results: dict[str, dict] = {}
-    try:
-        now = int(time.time())
-
-        def token(user_id: int) -> str:
-            claims = {"sub": str(user_id), "name": f"u{user_id}", "iat": now, "exp": now + 3600}
-            return jwt.encode(claims, SECRET, algorithm="HS256")
-
-        time.sleep(1)
+    with stack(args.data_dir) as st:
+        prefix = st.env["KRYPTONITE_CACHE_PREFIX"]
         # -- cache hit
-        port = free_port()
-        gw = spawn("gateway", str(port), env={**env, "KRYPTONITE_CACHE_TTL_S": "3600"})
-        procs.append(gw)
-        base = f"http://127.0.0.1:{port}"
-        wait_http(f"{base}/healthz")
-        wait_ready(base)
+        gw, base = st.gateway(KRYPTONITE_CACHE_TTL_S="3600")
         header = f"Authorization: Bearer {token(1)}"
         warm = httpx.get(f"{base}/me/recommendations", headers={"Authorization": header[15:]})
         assert warm.status_code == 200 and not warm.json()["degraded"], warm.text
@@ -312,31 +347,21 @@ def main() -> None:
         redis.Redis.from_url(REDIS).set("kryptonite-bench:ceiling", warm.content, ex=600)
         port = free_port()
         ceiling = spawn("ceiling", str(port))
-        procs.append(ceiling)
+        st.procs.append(ceiling)
         wait_http(f"http://127.0.0.1:{port}/ceiling")
         print("ceiling ...", flush=True)
         results["ceiling (1 Redis GET)"] = wrk(f"http://127.0.0.1:{port}/ceiling", args.duration)
         stop(ceiling)
         # -- cache miss through both stages
-        tokens = work / "tokens.txt"
+        tokens = st.work / "tokens.txt"
         tokens.write_text("\n".join(token(u) for u in range(1, 611)) + "\n")
-        script = work / "rotate.lua"
+        script = st.work / "rotate.lua"
         script.write_text(LUA_ROTATE % tokens)
-        port = free_port()
-        miss_env = {"KRYPTONITE_CACHE_TTL_S": "1", "KRYPTONITE_CACHE_PREFIX": f"{prefix}-miss"}
-        gw = spawn("gateway", str(port), env={**env, **miss_env})
-        procs.append(gw)
-        base = f"http://127.0.0.1:{port}"
-        wait_ready(base)
+        gw, base = st.gateway(KRYPTONITE_CACHE_TTL_S="1", KRYPTONITE_CACHE_PREFIX=f"{prefix}-miss")
         print("miss ...", flush=True)
         results["cache miss (2 stages)"] = wrk(f"{base}/", args.duration, script=str(script))
         results["cache miss (2 stages)"]["outcomes"] = outcomes(base)
         stop(gw)
-    finally:
-        for proc in reversed(procs):
-            stop(proc)
-        drop(url)
-        shutil.rmtree(work, ignore_errors=True)
     print(f"\n64 connections, {args.duration}s each, wrk -t2, {os.cpu_count()} CPUs (shared)")
     print(f"{'case':<24}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}  gateway outcomes")
     for case, r in results.items():

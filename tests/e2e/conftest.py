@@ -43,13 +43,31 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare(data_dir: Path, home: Path) -> tuple[str, Path]:
-    """(database URL, artifact dir): data ingested, daily rows written, models trained."""
+def prepare(data_dir: Path, home: Path, url: str | None = None) -> tuple[str, Path]:
+    """(database URL, artifact dir): data ingested, daily rows written, models trained.
+
+    ``url`` is an empty database (e.g. on a private MariaDB); unset, a SQLite file.
+    """
     from kryptonite.config import Settings
     from kryptonite.datasets.ingest import ingest_dataset
+    from kryptonite.gateway.daily import daily_update_rows
+    from kryptonite.store.engine import create_sync_engine
+
+    url = url or f"sqlite:///{home / 'kryptonite.sqlite'}"
+    ingest_dataset(Settings(database_url=url, data_dir=data_dir), "ml-latest-small")
+    engine = create_sync_engine(url)
+    daily_update_rows(engine)
+    engine.dispose()
+    artifacts = home / "artifacts"
+    train_small(data_dir, artifacts)
+    return url, artifacts
+
+
+def train_small(data_dir: Path, artifacts: Path) -> None:
+    """Small real models of ml-latest-small, each published as a new version in
+    ``artifacts`` (a second call publishes newer versions: services hot-reload them)."""
     from kryptonite.datasets.movielens import load_dataset
     from kryptonite.datasets.registry import get_spec
-    from kryptonite.gateway.daily import daily_update_rows
     from kryptonite.models.content import ContentModel
     from kryptonite.models.item2item import ItemKNN
     from kryptonite.models.mf import ImplicitMF
@@ -57,17 +75,10 @@ def prepare(data_dir: Path, home: Path) -> tuple[str, Path]:
     from kryptonite.models.popularity import Popularity
     from kryptonite.pipeline.train import train_all, train_data
     from kryptonite.store.artifacts import LocalArtifactStore
-    from kryptonite.store.engine import create_sync_engine
 
-    url = f"sqlite:///{home / 'kryptonite.sqlite'}"
-    ingest_dataset(Settings(database_url=url, data_dir=data_dir), "ml-latest-small")
-    engine = create_sync_engine(url)
-    daily_update_rows(engine)
-    engine.dispose()
     spec = get_spec("ml-latest-small")
     frames = load_dataset(spec, data_dir / spec.dirname)
     data = train_data(ratings=frames.ratings, movies=frames.movies, tags=frames.tags)
-    artifacts = home / "artifacts"
     models = {
         "popularity": Popularity,
         "content": ContentModel,
@@ -76,7 +87,6 @@ def prepare(data_dir: Path, home: Path) -> tuple[str, Path]:
         "ncf": lambda: NCF(factors=8, layers=[16, 8], epochs=1, threads=1),
     }
     train_all(data, LocalArtifactStore(artifacts), models=models, progress=False)
-    return url, artifacts
 
 
 @dataclass
@@ -145,6 +155,7 @@ def stack(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         "KRYPTONITE_RPC_TIMEOUT_S": "5",
         "KRYPTONITE_LOG_LEVEL": "WARNING",
         "KRYPTONITE_SERVICE_THREADS": "1",
+        # pragma: allowlist nextline secret
         "KRYPTONITE_TOKEN_SECRET": "e2e-secret-0123456789abcdef0123456789",
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",

@@ -19,9 +19,9 @@ def main(service: str, port: int) -> None:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     if service == "gateway":
-        from kryptonite.gateway.commands import serve_gateway
+        from kryptonite.gateway import main as gateway
 
-        serve_gateway(settings, port=port)
+        gateway.run(settings, port=port)
         return
     module = importlib.import_module(f"kryptonite.{service}.main")
 

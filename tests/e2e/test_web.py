@@ -17,7 +17,7 @@ STAR_WARS = (
     "Star Wars: Episode VI - Return of the Jedi",
 )
 MODEL_ROWS = ("blend", "content", "cf", "ncf", "item2item")
-PASSWORD = "correct-horse-1"
+PASSWORD = "correct-horse-1"  # pragma: allowlist secret
 
 
 def sign_up(page) -> str:

@@ -1,5 +1,6 @@
 """``create_app(settings)``: the FastAPI gateway. Nothing happens at import time;
-``lifespan`` opens the async engine, the cache and the gRPC clients, and closes them."""
+``lifespan`` opens the async engine, the cache, the sign-in limiter and the gRPC clients,
+and closes them. Security headers and CORS: :mod:`kryptonite.gateway.headers`."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kryptonite.config import Settings
-from kryptonite.gateway import errors
+from kryptonite.gateway import errors, headers
 from kryptonite.gateway.metrics import GatewayMetrics, MetricsMiddleware
+from kryptonite.gateway.ratelimit import LoginLimiter
 from kryptonite.gateway.routes import auth, health, movies, mylist, recommendations
 from kryptonite.gateway.security import Tokens
 from kryptonite.gateway.state import GatewayState
@@ -45,6 +47,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = open_state(settings, metrics)
         app.state.gateway = state
+        app.state.login_limiter = LoginLimiter.for_cache(settings, state.cache)
         if not await state.refresh_catalog():
             log.warning("starting without a catalog snapshot (database unreachable)")
         state.start_refresher()
@@ -62,6 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    headers.install(app, settings)  # outside metrics: CORS preflights are answered first
     # Routes are matched in order: the hottest (recommendations) first.
     for router in (
         recommendations.router,
@@ -72,4 +76,22 @@ def create_app(settings: Settings) -> FastAPI:
     ):
         app.include_router(router)
     install_web(app)
+    _publish_runtime_limits(app, settings)
     return app
+
+
+def _publish_runtime_limits(app: FastAPI, settings: Settings) -> None:
+    """Put this deployment's recommendations ``limit`` cap (a setting, so not known to
+    the route declarations) into the OpenAPI schema clients read."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = build()
+            for path in ("/me/recommendations", "/users/{user_id}/recommendations"):
+                for param in schema["paths"][path]["get"]["parameters"]:
+                    if param["name"] == "limit":
+                        param["schema"]["maximum"] = settings.gateway_max_limit
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

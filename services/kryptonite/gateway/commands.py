@@ -1,8 +1,5 @@
-"""CLI commands of the gateway side: precompute, daily-update, and the uvicorn runner.
-
-``cli.py`` wires them: ``register(app)`` adds ``precompute`` and ``daily-update``;
-``serve gateway`` calls :func:`serve_gateway`.
-"""
+"""CLI commands of the gateway side: precompute and daily-update (``register(app)`` adds
+them; ``serve gateway`` lives in :mod:`kryptonite.gateway.main`)."""
 
 from __future__ import annotations
 
@@ -19,22 +16,6 @@ def _settings() -> Settings:
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     return settings
-
-
-def serve_gateway(settings: Settings, *, host: str | None = None, port: int | None = None) -> None:
-    """Run the gateway under uvicorn until SIGINT/SIGTERM (graceful shutdown)."""
-    import uvicorn
-
-    from kryptonite.gateway.app import create_app
-
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=settings.gateway_port if port is None else port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        timeout_graceful_shutdown=int(settings.rpc_shutdown_grace_s),
-    )
 
 
 def precompute_command(

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kryptonite.config import Settings
 from kryptonite.gateway.errors import ApiError
+from kryptonite.gateway.ratelimit import LoginLimiter, wait_words
 from kryptonite.gateway.security import TokenUser
 from kryptonite.gateway.state import GatewayState
 
@@ -41,13 +42,14 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_db(state: StateDep) -> AsyncIterator[AsyncConnection]:
-    """A read connection (writes use ``state.engine.begin()`` explicitly, then invalidate)."""
-    async with state.engine.connect() as conn:
+    """A read connection under the database deadline (``state.read()``): a hung database
+    answers 503 after ``db_timeout_s``, not whenever it wakes up. Writes use
+    ``state.write()`` explicitly, then invalidate."""
+    async with state.read() as conn:
         yield conn
 
 
 DbDep = Annotated[AsyncConnection, Depends(get_db)]
-SessionDep = DbDep
 
 
 async def get_current_user(
@@ -66,3 +68,25 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[TokenUser, Depends(get_current_user)]
+
+
+async def get_login_limiter(request: Request) -> LoginLimiter:
+    return request.app.state.login_limiter
+
+
+LoginLimiterDep = Annotated[LoginLimiter, Depends(get_login_limiter)]
+
+
+def client_ip(request: Request) -> str | None:
+    """The caller's address (uvicorn puts the proxy's ``X-Forwarded-For`` here when the
+    proxy is trusted via ``forwarded_allow_ips``)."""
+    return request.client.host if request.client else None
+
+
+def too_many_sign_ins(retry_after_s: int) -> ApiError:
+    """The 429 of a rate-limited sign-in, with ``Retry-After``."""
+    return ApiError(
+        429,
+        f"too many failed sign-in attempts; try again in {wait_words(retry_after_s)}",
+        headers={"Retry-After": str(retry_after_s)},
+    )

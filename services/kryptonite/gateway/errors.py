@@ -15,6 +15,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from kryptonite.gateway.schemas import ErrorOut
 
 log = logging.getLogger("kryptonite.gateway")
 
@@ -39,7 +42,11 @@ _HTTP_CODES = {
     503: "unavailable",
     504: "deadline_exceeded",
 }
-DB_DOWN_MESSAGE = "the database is unavailable; your change was not saved, please retry later"
+#: A write cut off around its commit may have landed, so the message does not claim what
+#: the gateway cannot know; list and rating writes are idempotent PUTs, safe to retry.
+DB_DOWN_MESSAGE = (
+    "the database is unavailable; your change may not have been saved, please retry later"
+)
 
 
 class ApiError(Exception):
@@ -84,11 +91,28 @@ async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     return _response(exc.status, exc.code, exc.message, exc.headers)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods some route accepts at this path. Starlette's 405 names only those of
+    the first route matching the path (PUT for ``/me/list/{id}``, which also has DELETE)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     message = exc.detail if isinstance(exc.detail, str) else _HTTP_CODES.get(status, "error")
-    return _response(status, _HTTP_CODES.get(status, "error"), message, exc.headers)
+    headers = exc.headers
+    if status == 405 and (allowed := _allowed_methods(request)):
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return _response(status, _HTTP_CODES.get(status, "error"), message, headers)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
@@ -121,8 +145,25 @@ def is_db_outage(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError | TimeoutError)
 
 
+#: Documented on every operation: FastAPI would otherwise advertise its own 422 body
+#: (``{"detail": [...]}``), which the handlers above never send.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "model": ErrorOut,
+        "description": "Client error (401 unauthenticated, 403 not yours, 404 unknown, "
+        "409 conflict, 422 invalid field, 429 slow down …)",
+    },
+    "5XX": {
+        "model": ErrorOut,
+        "description": "Server or dependency failure (503 database unavailable, …)",
+    },
+}
+
+
 def install(app: FastAPI) -> None:
-    """Register every handler on ``app``."""
+    """Register every handler on ``app`` and document the error body on every route
+    included afterwards."""
+    app.router.responses = {**ERROR_RESPONSES, **app.router.responses}
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -7,6 +7,30 @@ from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator
 
+#: Largest movie or user id: the id columns are 32-bit signed INTEGERs (a bigger id cannot
+#: exist, and must be a 422 rather than reach the database or a protobuf int field).
+MAX_ID = 2**31 - 1
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable: not_found, validation_error, …")
+    message: str
+    field: str | None = Field(default=None, description="422 only: the first invalid field")
+    fields: list[str] | None = Field(default=None, description="422 only: every invalid field")
+
+
+class ErrorOut(BaseModel):
+    """The one error body of every failure."""
+
+    error: ErrorDetail
+
+
+class ReadyOut(BaseModel):
+    """/readyz: overall status and each dependency's state ("ok", "not_serving", "down: …")."""
+
+    status: str
+    checks: dict[str, str]
+
 
 class Strategy(StrEnum):
     blend = "blend"
@@ -70,7 +94,12 @@ class ListItem(MovieCard):
 
 
 class RatingIn(BaseModel):
-    rating: float = Field(ge=0.5, le=5.0, description="0.5 to 5.0 in steps of 0.5")
+    rating: float = Field(
+        ge=0.5,
+        le=5.0,
+        description="0.5 to 5.0 in steps of 0.5",
+        json_schema_extra={"multipleOf": 0.5},
+    )
 
     @field_validator("rating")
     @classmethod
@@ -92,7 +121,7 @@ class EventKind(StrEnum):
 
 
 class EventIn(BaseModel):
-    movie_id: int = Field(gt=0)
+    movie_id: int = Field(gt=0, le=MAX_ID)
     event: EventKind
 
 

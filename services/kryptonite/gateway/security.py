@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass
@@ -16,15 +17,21 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("kryptonite-dummy-password")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+async def hash_password(password: str) -> str:
+    """The argon2 hash, computed in a thread (~0.15 s of CPU must not stall the loop)."""
+    return await asyncio.to_thread(_hasher.hash, password)
 
 
-def verify_password(password: str, password_hash: str | None) -> bool:
+def _verify(password: str, password_hash: str | None) -> bool:
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when ``password`` matches; checked in a thread, like :func:`hash_password`."""
+    return await asyncio.to_thread(_verify, password, password_hash)
 
 
 @dataclass(frozen=True)

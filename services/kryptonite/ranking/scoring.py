@@ -44,7 +44,32 @@ def build_ranking(models: Mapping[str, Recommender]) -> RankingModel:
     ]
     vecs = np.hstack(items).astype(np.float32)
     vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    return RankingModel(ncf, vecs, threading.Lock())
+    model = RankingModel(ncf, vecs, threading.Lock())
+    warm_up(model)
+    return model
+
+
+def warm_up(model: RankingModel, batch: int = 500) -> None:
+    """Score one batch for a known and one for a folded-in user before the model serves:
+    torch's first passes are slow, and they must not land on a client's deadline."""
+    items = model.ncf.items.ids[:batch]
+    if len(items) == 0:
+        return
+    known = [(int(u), ()) for u in model.ncf.users.ids[:1]]
+    for user_id, listed in [*known, (-1, (int(items[0]),))]:
+        rank(
+            model,
+            RankQuery(
+                user_id=user_id,
+                movie_ids=items,
+                retrieval_scores=np.zeros(len(items), np.float32),
+                sources=np.zeros(len(items), np.int64),
+                limit=min(50, len(items)),
+                diversity=0.2,
+                recent=(),
+                listed=listed,
+            ),
+        )
 
 
 @dataclass(frozen=True)

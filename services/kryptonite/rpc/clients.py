@@ -42,6 +42,11 @@ _SERVICE_CONFIG = json.dumps(
         ]
     }
 )
+#: Reconnect backoff (first, most) of a channel whose server went away: gRPC's defaults,
+#: 1 s growing to 120 s, would leave a restarted service unused for up to two minutes.
+#: (``grpc.min_reconnect_backoff_ms`` is left alone: gRPC core uses it as the minimum
+#: time a connection attempt gets, 20 s; a small value fails handshakes on a busy host.)
+RECONNECT_BACKOFF_MS = (200, 2000)
 
 
 class _Client:
@@ -55,9 +60,11 @@ class _Client:
         *,
         timeout_s: float = 0.5,
         max_message_bytes: int = 4 * 1024 * 1024,
+        reconnect_backoff_ms: tuple[int, int] = RECONNECT_BACKOFF_MS,
     ) -> None:
         self.target = target
         self.timeout_s = timeout_s
+        first_ms, max_ms = reconnect_backoff_ms
         self.channel = grpc.aio.insecure_channel(
             target,
             options=[
@@ -65,6 +72,8 @@ class _Client:
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.enable_retries", 1),
                 ("grpc.service_config", _SERVICE_CONFIG),
+                ("grpc.initial_reconnect_backoff_ms", first_ms),
+                ("grpc.max_reconnect_backoff_ms", max_ms),
             ],
         )
         self._health = health_pb2_grpc.HealthStub(self.channel)

@@ -1,7 +1,8 @@
 """`kryptonite serve SERVICE`; the CLI calls ``register(app)``.
 
 Each entry of :data:`SERVERS` names a module with ``async def serve(settings)``; the
-gateway is added as one more entry.
+gateway is added as one more entry, and its module's ``run(settings)`` is used instead so
+uvicorn picks its own event loop (uvloop).
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def serve_command(
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     module = importlib.import_module(SERVERS[service])
-    asyncio.run(module.serve(settings))
+    run = getattr(module, "run", None)
+    if run is not None:
+        run(settings)
+    else:
+        asyncio.run(module.serve(settings))
 
 
 def register(app: typer.Typer) -> None:

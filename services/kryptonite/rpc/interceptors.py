@@ -16,7 +16,7 @@ from kryptonite.rpc.context import (
     deadline_var,
     request_id_var,
 )
-from kryptonite.rpc.errors import status_for
+from kryptonite.rpc.errors import InvalidArgument, status_for
 from kryptonite.rpc.metrics import RpcMetrics, default_metrics, split_method
 
 log = logging.getLogger("kryptonite.rpc")
@@ -25,6 +25,31 @@ log = logging.getLogger("kryptonite.rpc")
 _QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+class _Undecodable:
+    """Stands in for a request whose bytes did not parse (see :func:`_tolerant`)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """``deserialize`` that returns :class:`_Undecodable` instead of raising: grpc itself
+    would answer UNKNOWN, log a traceback and bypass the interceptor; this way the call is
+    INVALID_ARGUMENT, logged and counted like any other."""
+    if deserialize is None:
+        return None
+
+    def tolerant(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except Exception as exc:
+            return _Undecodable(exc)
+
+    return tolerant
 
 
 def _metadata_value(metadata: Sequence[tuple[str, Any]] | None, key: str) -> Any:
@@ -40,7 +65,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     For each call: takes ``x-request-id`` from metadata (or makes one) into a contextvar
     and echoes it in trailing metadata, records the deadline for downstream calls, maps
     exceptions to status codes (:func:`kryptonite.rpc.errors.status_for`), logs one line
-    and records latency and the final code.
+    and records latency and the final code. A unary request that does not parse is
+    INVALID_ARGUMENT (never reaches the servicer).
     """
 
     def __init__(self, metrics: RpcMetrics | None = None) -> None:
@@ -64,6 +90,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         }
         if handler.unary_unary:
             wrapped = self._wrap(handler.unary_unary, method, request_id)
+            kwargs["request_deserializer"] = _tolerant(handler.request_deserializer)
             return grpc.unary_unary_rpc_method_handler(wrapped, **kwargs)
         if handler.stream_unary:
             wrapped = self._wrap(handler.stream_unary, method, request_id)
@@ -101,6 +128,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 self._record(method, request_id, code, time.monotonic() - start)
 
         try:
+            if isinstance(request, _Undecodable):
+                raise InvalidArgument(
+                    f"request is not a valid protobuf message ({type(request.error).__name__})"
+                )
             result = behavior(request, context)
             if asyncio.iscoroutine(result):
                 result = await result

@@ -12,7 +12,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kryptonite.store.tables import (
-    APP_USER_ID_START,
     daily_update,
     genres,
     ml_youtube,
@@ -46,38 +45,21 @@ def _upsert(conn: AsyncConnection, table: Any, values: dict[str, Any], update: d
 async def create_user(
     conn: AsyncConnection, username: str, email: str | None, password_hash: str
 ) -> int:
-    """A new app account (id >= APP_USER_ID_START); UsernameTaken on a duplicate."""
-    for _ in range(5):
-        next_id = (
-            await conn.execute(
-                select(func.coalesce(func.max(users.c.user_id), APP_USER_ID_START - 1) + 1).where(
-                    users.c.user_id >= APP_USER_ID_START
+    """A new app account; UsernameTaken on a duplicate username or e-mail.
+
+    The id comes from the table's AUTO_INCREMENT (the migration starts it at
+    APP_USER_ID_START, above every MovieLens id), so concurrent sign-ups never collide.
+    """
+    try:
+        async with conn.begin_nested():
+            result = await conn.execute(
+                insert(users).values(
+                    username=username, email=email, password_hash=password_hash, source="app"
                 )
             )
-        ).scalar_one()
-        try:
-            async with conn.begin_nested():
-                await conn.execute(
-                    insert(users).values(
-                        user_id=next_id,
-                        username=username,
-                        email=email,
-                        password_hash=password_hash,
-                        source="app",
-                    )
-                )
-            return int(next_id)
-        except IntegrityError:
-            taken = await conn.execute(
-                select(users.c.user_id).where(
-                    (users.c.username == username) | (users.c.email == email)
-                    if email
-                    else users.c.username == username
-                )
-            )
-            if taken.first() is not None:
-                raise UsernameTaken(username) from None
-    raise RuntimeError("could not allocate a user id")
+    except IntegrityError:
+        raise UsernameTaken(username) from None
+    return int(result.inserted_primary_key[0])
 
 
 async def user_by_username(conn: AsyncConnection, username: str) -> dict[str, Any] | None:

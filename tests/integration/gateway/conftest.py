@@ -254,7 +254,7 @@ def settings_for(stack: Stack, **overrides: object) -> Settings:
         "ranking_addr": stack.addrs["ranking"],
         "content_addr": stack.addrs["content"],
         "rpc_timeout_s": 1.0,
-        "token_secret": "test-secret-0123456789abcdef0123456789",
+        "token_secret": "test-secret-0123456789abcdef0123456789",  # pragma: allowlist secret
     }
     return Settings(**(base | overrides))
 
@@ -291,8 +291,10 @@ async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 async def sign_up(client: httpx.AsyncClient) -> tuple[int, dict[str, str]]:
     """A fresh account; (user id, Authorization header)."""
     name = f"user{uuid.uuid4().hex[:10]}"
+    # pragma: allowlist nextline secret
     reply = await client.post("/auth/register", json={"username": name, "password": "pw-secret-1"})
     assert reply.status_code == 201, reply.text
+    # pragma: allowlist nextline secret
     token = await client.post("/auth/token", data={"username": name, "password": "pw-secret-1"})
     assert token.status_code == 200, token.text
     return reply.json()["user_id"], {"Authorization": f"Bearer {token.json()['access_token']}"}

@@ -30,6 +30,7 @@ async def test_register_sign_in_me(api: httpx.AsyncClient) -> None:
 
 
 async def test_duplicate_username_is_409(api: httpx.AsyncClient) -> None:
+    # pragma: allowlist nextline secret
     body = {"username": f"dup{time.time_ns()}", "password": "long-enough"}
     assert (await api.post("/auth/register", json=body)).status_code == 201
     assert_error(await api.post("/auth/register", json=body), 409, "conflict")
@@ -37,7 +38,9 @@ async def test_duplicate_username_is_409(api: httpx.AsyncClient) -> None:
 
 async def test_wrong_password_and_bad_tokens_are_401(api: httpx.AsyncClient) -> None:
     name = f"pw{time.time_ns()}"
+    # pragma: allowlist nextline secret
     await api.post("/auth/register", json={"username": name, "password": "right-password"})
+    # pragma: allowlist nextline secret
     bad = await api.post("/auth/token", data={"username": name, "password": "wrong-password"})
     assert_error(bad, 401, "unauthorized")
     assert_error(await api.get("/auth/me"), 401, "unauthorized")
@@ -49,7 +52,7 @@ async def test_wrong_password_and_bad_tokens_are_401(api: httpx.AsyncClient) -> 
     none_alg = jwt.encode({"sub": "1", "exp": time.time() + 60}, None, "none")
     reply = await api.get("/auth/me", headers={"Authorization": f"Bearer {none_alg}"})
     assert_error(reply, 401, "unauthorized")
-    secret = "test-secret-0123456789abcdef0123456789"
+    secret = "test-secret-0123456789abcdef0123456789"  # pragma: allowlist secret
     expired = jwt.encode({"sub": "1", "exp": int(time.time()) - 5}, secret, "HS256")
     reply = await api.get("/auth/me", headers={"Authorization": f"Bearer {expired}"})
     assert_error(reply, 401, "unauthorized")
@@ -80,6 +83,7 @@ async def test_validation_errors_name_the_field(api: httpx.AsyncClient) -> None:
     assert err["field"] == "limit"
     reply = await api.get("/me/recommendations?strategy=magic", headers=auth)
     assert assert_error(reply, 422, "validation_error")["field"] == "strategy"
+    # pragma: allowlist nextline secret
     reply = await api.post("/auth/register", json={"username": "x", "password": "long-enough"})
     assert assert_error(reply, 422, "validation_error")["field"] == "username"
     reply = await api.post(

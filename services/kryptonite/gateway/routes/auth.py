@@ -1,13 +1,20 @@
-"""Accounts: register, sign in (OAuth2 password flow), me."""
+"""Accounts: register, sign in (OAuth2 password flow, rate-limited), me."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from kryptonite.gateway.deps import CurrentUser, DbDep, StateDep
+from kryptonite.gateway.deps import (
+    CurrentUser,
+    DbDep,
+    LoginLimiterDep,
+    StateDep,
+    client_ip,
+    too_many_sign_ins,
+)
 from kryptonite.gateway.errors import ApiError
 from kryptonite.gateway.schemas import RegisterIn, TokenOut, UserOut
 from kryptonite.gateway.security import hash_password, verify_password
@@ -19,7 +26,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 @router.post("/register", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 async def register(body: RegisterIn, state: StateDep) -> UserOut:
     """Create an account; 409 when the username or e-mail is taken."""
-    password_hash = hash_password(body.password)
+    password_hash = await hash_password(body.password)
     try:
         async with state.write() as conn:
             user_id = await queries.create_user(conn, body.username, body.email, password_hash)
@@ -30,12 +37,24 @@ async def register(body: RegisterIn, state: StateDep) -> UserOut:
 
 @router.post("/token", response_model=TokenOut)
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], state: StateDep, db: DbDep
+    request: Request,
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    state: StateDep,
+    db: DbDep,
+    limiter: LoginLimiterDep,
 ) -> TokenOut:
-    """OAuth2 password flow: a signed bearer token that expires."""
+    """OAuth2 password flow: a signed bearer token that expires. 429 (with Retry-After)
+    after too many failed attempts for this username or from this address."""
+    ip = client_ip(request)
+    wait = await limiter.attempt(form.username, ip)
+    if wait is not None:
+        raise too_many_sign_ins(wait)
     user = await queries.user_by_username(db, form.username)
-    if not verify_password(form.password, user["password_hash"] if user else None) or not user:
+    # A missing user is checked against a dummy hash: timing does not reveal usernames.
+    stored = user["password_hash"] if user else None
+    if not await verify_password(form.password, stored) or not user:
         raise ApiError(401, "wrong username or password", headers={"WWW-Authenticate": "Bearer"})
+    await limiter.succeeded(form.username, ip)
     access = state.tokens.issue(int(user["user_id"]), user["username"])
     return TokenOut(access_token=access, expires_in=state.tokens.ttl_s)
 

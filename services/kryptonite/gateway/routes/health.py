@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from kryptonite.gateway.deps import StateDep
+from kryptonite.gateway.schemas import ReadyOut
 
 router = APIRouter(tags=["health"])
 
@@ -32,7 +33,11 @@ async def _check(coro, timeout_s: float) -> str:
     return "ok"
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "neither database nor cache answers"}},
+)
 async def readyz(state: StateDep) -> JSONResponse:
     """Each dependency's state. Ready (200) while the database or the cache answers: the
     gateway degrades around the rest (see docs/api.md)."""

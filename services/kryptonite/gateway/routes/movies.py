@@ -11,6 +11,7 @@ from kryptonite.gateway.deps import DbDep, StateDep
 from kryptonite.gateway.errors import ApiError, from_grpc
 from kryptonite.gateway.recommend import Recommender
 from kryptonite.gateway.schemas import (
+    MAX_ID,
     DailyKind,
     DailyOut,
     Links,
@@ -21,7 +22,7 @@ from kryptonite.gateway.schemas import (
 from kryptonite.store import queries
 
 router = APIRouter(prefix="/movies", tags=["movies"])
-MovieId = Annotated[int, Path(gt=0, description="MovieLens movieId")]
+MovieId = Annotated[int, Path(gt=0, le=MAX_ID, description="MovieLens movieId")]
 
 
 @router.get("", response_model=MoviePage)

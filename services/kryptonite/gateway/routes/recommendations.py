@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from kryptonite.gateway.deps import CurrentUser, get_state_now
 from kryptonite.gateway.errors import ApiError
 from kryptonite.gateway.recommend import Recommender
-from kryptonite.gateway.schemas import RecList, Strategy
+from kryptonite.gateway.schemas import MAX_ID, RecList, Strategy
 from kryptonite.gateway.state import GatewayState
 
 router = APIRouter(tags=["recommendations"])
@@ -40,7 +40,7 @@ async def my_recommendations(
 
 @router.get("/users/{user_id}/recommendations", response_model=RecList)
 async def user_recommendations(
-    user_id: Annotated[int, Path(gt=0)],
+    user_id: Annotated[int, Path(gt=0, le=MAX_ID)],
     user: CurrentUser,
     request: Request,
     strategy: StrategyQ = Strategy.blend,

@@ -1,4 +1,5 @@
-"""Sign up, sign in, sign out (the session cookie holds the API's signed token)."""
+"""Sign up, sign in (rate-limited like the API), sign out (the session cookie holds the
+API's signed token)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from kryptonite.gateway.deps import StateDep
+from kryptonite.gateway.deps import LoginLimiterDep, StateDep, client_ip
+from kryptonite.gateway.ratelimit import wait_words
 from kryptonite.gateway.schemas import RegisterIn
 from kryptonite.gateway.security import hash_password, verify_password
 from kryptonite.gateway.web.errors import WebRoute
@@ -30,7 +32,7 @@ def _words(exc: ValidationError) -> list[str]:
     """Validation errors of the sign-up form as sentences."""
     rules = {
         "username": "Username: use 3–64 letters, digits, dots, dashes or underscores.",
-        "password": "Password: use at least 8 characters.",
+        "password": "Password: use at least 8 characters.",  # pragma: allowlist secret
         "email": "E-mail: that does not look like an address.",
     }
     out = []
@@ -69,11 +71,10 @@ async def signup(
     except ValidationError as exc:
         ctx = {"title": "Create an account", "errors": _words(exc), "form": form}
         return render(request, "signup.html", ctx, 422)
+    password_hash = await hash_password(body.password)
     try:
-        async with state.engine.begin() as conn:
-            user_id = await queries.create_user(
-                conn, body.username, body.email, hash_password(body.password)
-            )
+        async with state.write() as conn:
+            user_id = await queries.create_user(conn, body.username, body.email, password_hash)
     except queries.UsernameTaken:
         errors = ["That username or e-mail is already registered. Sign in instead?"]
         ctx = {"title": "Create an account", "errors": errors, "form": form}
@@ -91,6 +92,7 @@ async def signin_form(request: Request, next: str | None = None) -> Response:
 async def signin(
     request: Request,
     state: StateDep,
+    limiter: LoginLimiterDep,
     username: Text,
     password: Text,
     csrf: OptText = None,
@@ -98,16 +100,24 @@ async def signin(
 ) -> Response:
     check_csrf(request, csrf)
     target = safe_next(next, "/for-you")
-    async with state.engine.connect() as conn:
+    ctx = {"title": "Sign in", "form": {"username": username}, "next": target}
+    ip = client_ip(request)
+    wait = await limiter.attempt(username, ip)
+    if wait is not None:
+        ctx["errors"] = [
+            f"Too many failed sign-in attempts. Please try again in {wait_words(wait)}."
+        ]
+        response = render(request, "signin.html", ctx, 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    async with state.read() as conn:
         user = await queries.user_by_username(conn, username)
-    if not verify_password(password, user["password_hash"] if user else None) or not user:
-        ctx = {
-            "title": "Sign in",
-            "errors": ["Wrong username or password."],
-            "form": {"username": username},
-            "next": target,
-        }
+    # A missing user is checked against a dummy hash: timing does not reveal usernames.
+    stored = user["password_hash"] if user else None
+    if not await verify_password(password, stored) or not user:
+        ctx["errors"] = ["Wrong username or password."]
         return render(request, "signin.html", ctx, 401)
+    await limiter.succeeded(username, ip)
     sep = "&" if "?" in target else "?"
     return _signed_in(
         request, state, int(user["user_id"]), user["username"], f"{target}{sep}notice=signed_in"

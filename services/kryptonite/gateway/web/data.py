@@ -63,7 +63,7 @@ async def posters(conn: AsyncConnection, movie_ids: list[int]) -> dict[int, str]
 async def add_posters(state: GatewayState, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``items`` with ``poster_path`` set where one is stored (none when the DB is down)."""
     try:
-        async with state.engine.connect() as conn:
+        async with state.read() as conn:
             found = await posters(conn, [i["movie_id"] for i in items])
     except (SQLAlchemyError, OSError):
         found = {}

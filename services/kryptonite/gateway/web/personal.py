@@ -55,7 +55,7 @@ async def add(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.engine.begin() as conn:
+    async with state.write() as conn:
         await _require_movie(conn, movie_id)
         await queries.list_add(conn, user.user_id, movie_id)
     await invalidate(state, user.user_id)
@@ -72,7 +72,7 @@ async def remove(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.engine.begin() as conn:
+    async with state.write() as conn:
         await queries.list_remove(conn, user.user_id, movie_id)
     await invalidate(state, user.user_id)
     return _back(next, movie_id, "removed")
@@ -92,7 +92,7 @@ async def rate(
         value = RatingIn(rating=float(rating)).rating
     except (ValueError, ValidationError):
         raise ApiError(422, "A rating is 0.5 to 5 stars, in half stars.") from None
-    async with state.engine.begin() as conn:
+    async with state.write() as conn:
         await _require_movie(conn, movie_id)
         await queries.rate(conn, user.user_id, movie_id, value)
     await invalidate(state, user.user_id)

@@ -90,10 +90,15 @@ def _same_origin(request: Request) -> bool:
     return urlsplit(origin).netloc == request.url.netloc
 
 
+def _raw(value: str) -> bytes:
+    """Bytes for ``hmac.compare_digest``, which refuses str with non-ASCII characters."""
+    return value.encode("utf-8", "surrogatepass")
+
+
 def check_csrf(request: Request, submitted: str | None) -> None:
     """Raise :class:`CsrfRejected` unless the form token matches and the origin is ours."""
     expected = request.cookies.get(CSRF_COOKIE)
-    if not expected or not submitted or not hmac.compare_digest(expected, submitted):
+    if not expected or not submitted or not hmac.compare_digest(_raw(expected), _raw(submitted)):
         raise CsrfRejected
     if not _same_origin(request):
         raise CsrfRejected
