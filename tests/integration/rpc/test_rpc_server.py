@@ -207,10 +207,11 @@ async def test_downstream_call_inherits_deadline_and_request_id(content: Running
         request_id_var.reset(token)
     assert reply.model_version == "test-1"
     # the downstream SimilarMovies saw the caller's id and at most its remaining time,
-    # although the servicer asked for a 5 s timeout
+    # although the servicer asked for a 5 s timeout (+10 ms: gRPC rounds deadlines to its
+    # timer granularity, 0.3002 s was seen)
     assert content.servicer.seen_request_ids == ["req-abc.123"]
     remaining = content.servicer.seen_time_remaining[0]
-    assert remaining is not None and remaining <= 0.3
+    assert remaining is not None and remaining <= 0.31
 
 
 async def test_request_id_generated_and_echoed(content: Running) -> None:
