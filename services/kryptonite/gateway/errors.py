@@ -105,7 +105,7 @@ def _allowed_methods(request: Request) -> list[str]:
     ]
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     message = exc.detail if isinstance(exc.detail, str) else _HTTP_CODES.get(status, "error")
@@ -165,7 +165,7 @@ def install(app: FastAPI) -> None:
     included afterwards."""
     app.router.responses = {**ERROR_RESPONSES, **app.router.responses}
     app.add_exception_handler(ApiError, _api_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _db_error)
     app.add_exception_handler(InterfaceError, _db_error)

@@ -103,6 +103,18 @@ async def test_404_405_and_unknown_movie(api: httpx.AsyncClient) -> None:
     assert_error(await api.put("/me/list/999999999", headers=auth), 404, "not_found")
 
 
+async def test_unknown_address_is_a_page_for_browsers(api: httpx.AsyncClient) -> None:
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    page = await api.get("/no/such/page", headers=browser)
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "There is no page at this address" in page.text
+    # an API client asking for JSON still gets the one error shape
+    assert_error(
+        await api.get("/no/such/page", headers={"accept": "application/json"}), 404, "not_found"
+    )
+
+
 async def test_health_readiness_and_metrics(api: httpx.AsyncClient) -> None:
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     ready = await api.get("/readyz")

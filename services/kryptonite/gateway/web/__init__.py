@@ -6,11 +6,22 @@ same queries and :class:`~kryptonite.gateway.recommend.Recommender` as the JSON 
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
+from kryptonite.gateway.errors import http_error
 from kryptonite.gateway.web import auth_pages, browse, personal
+from kryptonite.gateway.web.errors import error_page
 from kryptonite.gateway.web.render import STATIC_DIR
+
+NOT_FOUND = "There is no page at this address. Try the search box or the home page."
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """An unknown address: a page in words for a browser, the JSON error for API clients."""
+    if "text/html" in request.headers.get("accept", ""):
+        return error_page(request, 404, NOT_FOUND)
+    return await http_error(request, exc)
 
 
 def install(app: FastAPI) -> None:
@@ -18,3 +29,4 @@ def install(app: FastAPI) -> None:
     for module in (auth_pages, browse, personal):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_exception_handler(404, _not_found)

@@ -20,7 +20,10 @@ from kryptonite.gateway.web.session import CsrfRejected, SignInRequired
 
 log = logging.getLogger("kryptonite.gateway.web")
 
-DB_DOWN = "The movie database is unavailable right now. Nothing was changed; please retry."
+DB_DOWN = (
+    "The movie database is unavailable right now, so your change may not have been saved. "
+    "Please retry in a moment."
+)
 SERVICE_DOWN = "A recommendation service is unavailable right now; please retry in a moment."
 CSRF = (
     "This form expired or came from another site, so it was not accepted. "
