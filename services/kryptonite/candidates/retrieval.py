@@ -1,11 +1,12 @@
 """Candidate retrieval: four sources, per-source quotas, dedupe, exclusions (pure, sync).
 
 Sources: implicit-MF user vector → ANN over item vectors (a user unseen at training time
-is folded in from the request's history), item-to-item neighbours of the recent history,
-content neighbours of the personal list (or of the recent history when the list is
-empty), and popularity. Each source is asked for more than its quota; the merge takes
-each source's quota in turn, skipping movies already taken, then fills what is left
-from the sources' surplus. The merged list is interleaved by rank within source.
+is folded in from the request's history), item-to-item neighbours of the recent history
+(or of the personal list when there is no history yet), content neighbours of the
+personal list (or of the recent history when the list is empty), and popularity. Each
+source is asked for more than its quota; the merge takes each source's quota in turn,
+skipping movies already taken, then fills what is left from the sources' surplus. The
+merged list is interleaved by rank within source.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def retrieve(models: CandidateModels, q: Query) -> list[Candidate]:
     seen = [*q.recent, *q.listed, *q.exclude]
     fetch = {
         MF: lambda n: _mf(models, q, seen, n),
-        ITEM2ITEM: lambda n: _item2item(models.item2item, q.recent, seen, n),
+        ITEM2ITEM: lambda n: _item2item(models.item2item, q, seen, n),
         CONTENT: lambda n: _content(models.content, q, seen, n),
         POPULAR: lambda n: _popular(models.popularity, seen, n),
     }
@@ -174,7 +175,11 @@ def _mf(models: CandidateModels, q: Query, seen: Sequence[int], n: int) -> Sourc
     return hits, REASONS[MF]
 
 
-def _item2item(model: ItemKNN, recent: Sequence[int], seen: Sequence[int], n: int) -> Sourced:
+def _item2item(model: ItemKNN, q: Query, seen: Sequence[int], n: int) -> Sourced:
+    if q.recent:
+        recent, kind = q.recent, REASONS[ITEM2ITEM]
+    else:  # a list-only user: "people who liked the movies you added also liked"
+        recent, kind = q.listed, common_pb2.REASON_KIND_BECAUSE_LISTED
     seeds = np.asarray(list(recent)[:MAX_SEEDS], np.int64)
     idx = model.items.index(seeds)
     rank = np.flatnonzero(idx >= 0)
@@ -187,7 +192,7 @@ def _item2item(model: ItemKNN, recent: Sequence[int], seen: Sequence[int], n: in
     top = top[rows[:, top].max(axis=0) > 0] if len(top) else top
     anchors = seeds[rank][rows[:, top].argmax(axis=0)] if len(top) else np.empty(0, np.int64)
     hits = Hits(model.items.ids[top], rows[:, top].sum(axis=0).astype(np.float32), anchors)
-    return hits, REASONS[ITEM2ITEM]
+    return hits, kind
 
 
 def _content(model: ContentModel, q: Query, seen: Sequence[int], n: int) -> Sourced:

@@ -59,6 +59,16 @@ async def test_quotas(services) -> None:
     assert sources.count(I2I) == 10 and sources.count(POPULAR) == 20
 
 
+async def test_list_only_user_gets_item2item_from_the_list(services) -> None:
+    reply = await services.candidates_client.get_candidates(
+        Req(user_id=9_000_002, list_movie_ids=LISTED, limit=20, sources=[Quota(source=I2I)])
+    )
+    assert len(reply.candidates) == 20 and {c.source for c in reply.candidates} == {I2I}
+    assert all(c.reason.anchor_movie_id in LISTED for c in reply.candidates)
+    assert all(c.reason.kind == common_pb2.REASON_KIND_BECAUSE_LISTED for c in reply.candidates)
+    assert not {c.movie_id for c in reply.candidates} & set(LISTED)
+
+
 async def test_unseen_user_is_folded_in(services) -> None:
     reply = await services.candidates_client.get_candidates(
         Req(user_id=9_000_001, recent_movie_ids=RECENT, limit=50, sources=[Quota(source=MF)])
