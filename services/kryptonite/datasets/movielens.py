@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,14 +298,55 @@ def clean_overview(text: str) -> str:
 
 
 def parse_overviews(path: Path, report: ParseReport) -> pd.DataFrame:
-    """The overview CSV, keyed by ``tmdb_id`` (its own movieID column is not MovieLens')."""
+    """The overview CSV: ``title``, ``year``, ``overview``. Its own ``movieID`` is not
+    MovieLens', and its ``tmdbID`` column is shifted against its rows (row "Ladybird
+    Ladybird" carries Star Wars' TMDB id 11), so :func:`match_overviews` joins on title."""
     raw = _read_table(path, ["source_id", "title", "release_year", "overview", "tmdb_id"])
-    raw = _ints(raw, ["tmdb_id"], path, report)
     raw["overview"] = raw["overview"].map(clean_overview)
     empty = (raw["overview"] == "").to_numpy()
     report.skip("empty overview", path, raw["line"].to_numpy()[empty])
-    raw = _drop_duplicates(raw.loc[~empty], ["tmdb_id"], path, report)
-    return raw[["tmdb_id", "overview"]].reset_index(drop=True)
+    raw = raw[~empty]
+    year = pd.to_numeric(raw["release_year"].str[:4], errors="coerce").astype("Int64")
+    return pd.DataFrame(
+        {"title": raw["title"].to_numpy(), "year": year, "overview": raw["overview"].to_numpy()}
+    )
+
+
+_ARTICLE_LAST = re.compile(r"^(.*), (the|a|an|les|la|le|l'|il|el|die|der|das)$")
+
+
+def title_key(title: str) -> str:
+    """A title reduced for matching: ASCII, lower case, no year or parenthesised aka,
+    a trailing article moved to the front ("Postman, The" → "the postman")."""
+    text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    text = re.sub(r"\s*\(.*?\)", "", text).strip()
+    if moved := _ARTICLE_LAST.match(text):
+        text = f"{moved.group(2)} {moved.group(1)}"
+    return re.sub(r"[^a-z0-9]+", " ", text).strip()
+
+
+def match_overviews(movies: pd.DataFrame, overviews: pd.DataFrame) -> pd.DataFrame:
+    """``movie_id``, ``overview`` for movies whose title matches an overview row and whose
+    years agree within one, or whose title is unique on both sides (the CSV has
+    placeholder years such as 1990 for "Twelve Monkeys")."""
+    left = pd.DataFrame(
+        {
+            "movie_id": movies["movie_id"].to_numpy(),
+            "key": movies["title"].map(title_key).to_numpy(),
+            "year_ml": movies["year"].to_numpy(),
+        }
+    )
+    right = overviews.assign(key=overviews["title"].map(title_key)).rename(
+        columns={"year": "year_ov"}
+    )
+    pairs = left.merge(right[["key", "year_ov", "overview"]], on="key")
+    pairs = pairs[pairs["key"] != ""]
+    close = (pairs["year_ml"] - pairs["year_ov"]).abs() <= 1
+    unique = (pairs.groupby("key")["movie_id"].transform("size") == 1) & (
+        right["key"].value_counts().reindex(pairs["key"]).to_numpy() == 1
+    )
+    chosen = pairs[close.fillna(False).to_numpy() | unique.to_numpy()]
+    return chosen[["movie_id", "overview"]].drop_duplicates("movie_id").reset_index(drop=True)
 
 
 def parse_ml100k_items(path: Path, report: ParseReport) -> pd.DataFrame:
@@ -385,13 +427,8 @@ def load_dataset(
         if yt_path.exists():
             youtube = parse_youtube(yt_path, report)
         ov_path = extras_dir / "overviews" / "content_based_data.csv"
-        if ov_path.exists() and len(links):
-            by_tmdb = parse_overviews(ov_path, report)
-            overviews = (
-                links.dropna(subset=["tmdb_id"])
-                .merge(by_tmdb.astype({"tmdb_id": "Int64"}), on="tmdb_id")[["movie_id", "overview"]]
-                .drop_duplicates("movie_id")
-            )
+        if ov_path.exists():
+            overviews = match_overviews(movies, parse_overviews(ov_path, report))
 
     known = movies["movie_id"].to_numpy()
     ratings = _known_movies(ratings, known, root / _file(spec, "ratings"), report)

@@ -12,6 +12,7 @@ from kryptonite.datasets.movielens import (
     clean_overview,
     load_dataset,
     parse_ratings,
+    title_key,
 )
 from kryptonite.datasets.registry import UnknownDatasetError, get_spec
 
@@ -144,3 +145,23 @@ def test_shared_small_release_with_extras(data_dir: Path) -> None:
     assert frames.genome_scores["movie_id"].nunique() == 158
     assert len(frames.overviews) > 700
     assert not frames.overviews["overview"].str.startswith('"').any()
+    # Joined on title + year, not on the CSV's shifted tmdbID column (which would give
+    # Star Wars the overview of "Ladybird Ladybird" and Braveheart that of Taxi Driver).
+    overview = frames.overviews.set_index("movie_id")["overview"]
+    assert "Princess Leia" in overview[260]
+    assert "Murron" in overview[110]
+    assert "taxi" in overview[111].lower()
+    assert "James Cole" in overview[32]  # CSV year 1990 is a placeholder: unique title
+
+
+@pytest.mark.parametrize(
+    ("title", "key"),
+    [
+        ("Postman, The", "the postman"),
+        ("Twelve Monkeys (a.k.a. 12 Monkeys)", "twelve monkeys"),
+        ("Cité des enfants perdus, La", "la cite des enfants perdus"),
+        ("Star Wars: Episode IV - A New Hope (1977)", "star wars episode iv a new hope"),
+    ],
+)
+def test_title_key(title: str, key: str) -> None:
+    assert title_key(title) == key
