@@ -62,6 +62,9 @@ def create_app(settings: Settings) -> FastAPI:
         description="Movie recommendations: accounts, movies, personal list, ratings and "
         'two-stage recommendations. Every error is `{"error": {"code", "message"}}`.',
         lifespan=lifespan,
+        # Metrics are Prometheus (gateway/metrics.py); FastAPI's OpenTelemetry hooks would
+        # only look up three unconfigured providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -34,21 +34,30 @@ CSP = "; ".join(
         "frame-ancestors 'none'",
     )
 )
+#: What an API (non-HTML) response needs, as the OWASP REST cheat sheet lists it: no
+#: sniffing, never framed, nothing loaded (a short policy: the JSON hot path pays for every
+#: header byte).
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
 _COMMON: tuple[tuple[bytes, bytes], ...] = (
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
+)
+#: Headers that only mean something for a document a browser renders.
+_DOCUMENT: tuple[tuple[bytes, bytes], ...] = (
     (b"referrer-policy", b"strict-origin-when-cross-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
 _CSP = (b"content-security-policy", CSP.encode())
+_API_CSP = (b"content-security-policy", API_CSP.encode())
 _HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 _NO_STORE = (b"cache-control", b"no-store")
 
 
 class SecurityHeadersMiddleware:
-    """Adds the headers above; ``Cache-Control: no-store`` to answers of requests that
-    carry credentials (a bearer token) unless the route chose a cache policy; HSTS on
-    https."""
+    """Adds the headers above: to HTML the page policy and the document headers, to
+    everything else the API policy; ``Cache-Control: no-store`` to answers of requests
+    that carry credentials (a bearer token) unless the route chose a cache policy; HSTS
+    on https."""
 
     def __init__(self, app: ASGIApp, no_csp_paths: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -58,9 +67,8 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        csp = not scope["path"].startswith(self.no_csp_paths)
         extra = list(_COMMON)
-        if not scope["path"].startswith(self.no_csp_paths):
-            extra.append(_CSP)
         if scope.get("scheme") == "https":
             extra.append(_HSTS)
         if any(name == b"authorization" for name, _ in scope["headers"]):
@@ -69,8 +77,11 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in extra if h[0] not in present)
+                present = {name.lower(): value for name, value in headers}
+                html = present.get(b"content-type", b"").startswith(b"text/html")
+                policy = ((_CSP if html else _API_CSP),) if csp else ()
+                added = [*extra, *(_DOCUMENT if html else ()), *policy]
+                headers.extend(h for h in added if h[0] not in present)
                 message["headers"] = headers
             await send(message)
 

@@ -23,6 +23,7 @@ def fast_request_id() -> str:
 class GatewayMetrics:
     def __init__(self) -> None:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._served: dict[tuple[str, str], Counter] = {}
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "kryptonite_http_requests_total",
@@ -49,6 +50,14 @@ class GatewayMetrics:
             ["target"],
             registry=self.registry,
         )
+
+    def served(self, strategy: str, outcome: str) -> None:
+        """Count one recommendation list served (label children memoized: the hot path)."""
+        key = (strategy, outcome)
+        child = self._served.get(key)
+        if child is None:
+            child = self._served[key] = self.recommendations.labels(strategy, outcome)
+        child.inc()
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count and time one request (label children memoized: the hot path)."""

@@ -99,18 +99,18 @@ class Recommender:
             cache_ok, body = False, None
             metrics.downstream_failures.labels("cache").inc()
         if body is not None:
-            metrics.recommendations.labels(strategy.value, "hit").inc()
+            metrics.served(strategy.value, "hit")
             return body
         if full is not None:
             cached = RecList.model_validate_json(full)
             if len(cached.items) >= limit or limit <= _MIN_DEPTH:
-                metrics.recommendations.labels(strategy.value, "hit").inc()
+                metrics.served(strategy.value, "hit")
                 body = _respond(cached, limit, cached=True)
                 await self._store(user_id, {exact: body})
                 return body
         result = await self._compute_list(user_id, strategy, limit, version)
         outcome = "degraded" if result.degraded else "miss"
-        metrics.recommendations.labels(strategy.value, outcome).inc()
+        metrics.served(strategy.value, outcome)
         if not result.degraded and cache_ok:
             await self._store(
                 user_id,

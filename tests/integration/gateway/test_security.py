@@ -30,7 +30,7 @@ from kryptonite.config import Settings
 from kryptonite.gateway import security
 from kryptonite.gateway.app import create_app
 from kryptonite.gateway.deps import get_current_user
-from kryptonite.gateway.headers import CSP
+from kryptonite.gateway.headers import API_CSP, CSP
 from kryptonite.gateway.ratelimit import LoginLimiter, MemoryCounters, client_network
 from kryptonite.gateway.web.session import require_user
 from kryptonite.store.cache import MemoryCache
@@ -369,12 +369,18 @@ async def test_limiter_backend_follows_the_cache_and_windows_expire() -> None:
 # ---------------------------------------------------------------- headers and CORS
 async def test_security_headers(api: httpx.AsyncClient) -> None:
     _, auth = await sign_up(api)
-    for path, headers in (("/healthz", {}), ("/", {}), ("/me/list", auth), ("/nope", {})):
+    pages = (("/", {}), ("/movie/1", {}), ("/nope", {"accept": "text/html"}))
+    api_answers = (("/healthz", {}), ("/me/list", auth), ("/nope", {}))
+    for path, headers in (*pages, *api_answers):
         reply = await api.get(path, headers=headers)
+        html = reply.headers["content-type"].startswith("text/html")
+        assert html == ((path, headers) in pages), path
         assert reply.headers["x-content-type-options"] == "nosniff", path
         assert reply.headers["x-frame-options"] == "DENY", path
-        assert reply.headers["referrer-policy"] == "strict-origin-when-cross-origin", path
-        assert reply.headers["content-security-policy"] == CSP, path
+        # pages: the page policy and the document headers; JSON: nothing may load or frame
+        assert reply.headers["content-security-policy"] == (CSP if html else API_CSP), path
+        referrer = reply.headers.get("referrer-policy")
+        assert referrer == ("strict-origin-when-cross-origin" if html else None), path
         assert "strict-transport-security" not in reply.headers  # plain http here
         assert "access-control-allow-origin" not in reply.headers
     assert (await api.get("/me/list", headers=auth)).headers["cache-control"] == "no-store"
