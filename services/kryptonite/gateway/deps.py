@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kryptonite.config import Settings
 from kryptonite.gateway.errors import ApiError
 from kryptonite.gateway.ratelimit import LoginLimiter, wait_words
+from kryptonite.gateway.schemas import MAX_ID
 from kryptonite.gateway.security import TokenUser
 from kryptonite.gateway.state import GatewayState
 
@@ -94,3 +95,7 @@ def too_many_sign_ins(retry_after_s: int) -> ApiError:
         f"too many failed sign-in attempts; try again in {wait_words(retry_after_s)}",
         headers={"Retry-After": str(retry_after_s)},
     )
+
+
+#: A movie id in a path: MovieLens movieId, 1 … MAX_ID (a 422 beyond).
+MovieId = Annotated[int, Path(gt=0, le=MAX_ID, description="MovieLens movieId")]

@@ -7,11 +7,10 @@ from typing import Annotated
 import grpc
 from fastapi import APIRouter, Path, Query
 
-from kryptonite.gateway.deps import DbDep, StateDep
+from kryptonite.gateway.deps import DbDep, MovieId, StateDep
 from kryptonite.gateway.errors import ApiError, from_grpc
 from kryptonite.gateway.recommend import Recommender
 from kryptonite.gateway.schemas import (
-    MAX_ID,
     DailyKind,
     DailyOut,
     Links,
@@ -22,7 +21,6 @@ from kryptonite.gateway.schemas import (
 from kryptonite.store import queries
 
 router = APIRouter(prefix="/movies", tags=["movies"])
-MovieId = Annotated[int, Path(gt=0, le=MAX_ID, description="MovieLens movieId")]
 
 
 @router.get("", response_model=MoviePage)

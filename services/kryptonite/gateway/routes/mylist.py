@@ -4,20 +4,18 @@ user's cached lists are invalidated."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Response, status
 
-from kryptonite.gateway.deps import CurrentUser, DbDep, StateDep
+from kryptonite.gateway.deps import CurrentUser, DbDep, MovieId, StateDep
 from kryptonite.gateway.errors import ApiError
-from kryptonite.gateway.schemas import MAX_ID, EventIn, ListItem, RatingIn, RatingOut
+from kryptonite.gateway.schemas import EventIn, ListItem, RatingIn, RatingOut
 from kryptonite.gateway.state import GatewayState
 from kryptonite.store import queries
 from kryptonite.store.cache import CacheError
 
 router = APIRouter(prefix="/me", tags=["me"])
 log = logging.getLogger("kryptonite.gateway")
-MovieId = Annotated[int, Path(gt=0, le=MAX_ID, description="MovieLens movieId")]
 
 
 async def invalidate(state: GatewayState, user_id: int) -> None:

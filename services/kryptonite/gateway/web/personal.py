@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Path, Request, Response
+from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from kryptonite.gateway.deps import DbDep, StateDep
+from kryptonite.gateway.deps import DbDep, MovieId, StateDep
 from kryptonite.gateway.errors import ApiError
 from kryptonite.gateway.routes.mylist import invalidate
 from kryptonite.gateway.schemas import RatingIn
@@ -21,7 +21,6 @@ from kryptonite.store import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 WebUser = Annotated[TokenUser, Depends(require_user)]
-MovieId = Annotated[int, Path(gt=0, le=2**31 - 1)]
 OptText = Annotated[str | None, Form(max_length=512)]
 
 
