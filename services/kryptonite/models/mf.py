@@ -156,44 +156,61 @@ class ExplicitMF(_RatingModel):
         self.p, self.q = arrays["p"], arrays["q"]
 
 
-def fit_als(
-    matrix: sp.csr_matrix,
-    *,
-    factors: int,
-    regularization: float,
-    alpha: float,
-    iterations: int,
-    seed: int,
-    threads: int,
-) -> AlternatingLeastSquares:
+@dataclass
+class ALSParams(base.Params):
+    """Hyperparameters of the ``implicit`` library's ALS (Hu et al. 2008)."""
+
+    factors: int = 64
+    regularization: float = 0.05
+    alpha: float = 1.0
+    iterations: int = 15
+    seed: int = 42
+    threads: int = 2
+
+
+def fit_als(matrix: sp.csr_matrix, p: ALSParams) -> AlternatingLeastSquares:
     """The ``implicit`` library's CPU ALS, with BLAS kept single-threaded as it advises."""
     with threadpool_limits(1, "blas"):
         als = AlternatingLeastSquares(
-            factors=factors,
-            regularization=regularization,
-            alpha=alpha,
-            iterations=iterations,
-            random_state=seed,
-            num_threads=threads,
+            factors=p.factors,
+            regularization=p.regularization,
+            alpha=p.alpha,
+            iterations=p.iterations,
+            random_state=p.seed,
+            num_threads=p.threads,
             calculate_training_loss=False,
         )
         als.fit(matrix.tocsr(), show_progress=False)
     return als
 
 
+class ALSFactors(base.Recommender):
+    """A model holding ALS user and item factors (fit by :func:`fit_als`, saved as is)."""
+
+    params: ALSParams
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+
+    def _fit_factors(self, matrix: sp.csr_matrix) -> None:
+        als = fit_als(matrix, self.params)
+        self.user_factors = np.asarray(als.user_factors, np.float32)
+        self.item_factors = np.asarray(als.item_factors, np.float32)
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
+
+    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.user_factors, self.item_factors = arrays["user_factors"], arrays["item_factors"]
+
+
 @dataclass
-class ImplicitMFParams(base.Params):
-    factors: int = 64
-    regularization: float = 0.05
+class ImplicitMFParams(ALSParams):
     alpha: float = 2.0
-    iterations: int = 15
     recency_half_life: float = 10.0
-    seed: int = 42
-    threads: int = 2
 
 
 @register
-class ImplicitMF(base.Recommender):
+class ImplicitMF(ALSFactors):
     """Implicit ALS item factors + closed-form user fold-in from a (recency) history."""
 
     model_type = "mf_implicit"
@@ -201,18 +218,7 @@ class ImplicitMF(base.Recommender):
     params: ImplicitMFParams
 
     def _fit(self, data: TrainData) -> None:
-        p = self.params
-        als = fit_als(
-            self.prepare_history(data.ordered_matrix()),
-            factors=p.factors,
-            regularization=p.regularization,
-            alpha=p.alpha,
-            iterations=p.iterations,
-            seed=p.seed,
-            threads=p.threads,
-        )
-        self.user_factors = np.asarray(als.user_factors, np.float32)
-        self.item_factors = np.asarray(als.item_factors, np.float32)
+        self._fit_factors(self.prepare_history(data.ordered_matrix()))
 
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """User vectors solving the ALS user step for each history row (Hu et al. eq. 4)."""
@@ -240,9 +246,3 @@ class ImplicitMF(base.Recommender):
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors(users, history) @ self.item_factors.T
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
-
-    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors, self.item_factors = arrays["user_factors"], arrays["item_factors"]

@@ -11,7 +11,7 @@ from implicit.nearest_neighbours import BM25Recommender
 
 from kryptonite.models import base
 from kryptonite.models.data import TrainData
-from kryptonite.models.mf import fit_als
+from kryptonite.models.mf import ALSFactors, ALSParams
 from kryptonite.models.registry import register
 
 
@@ -47,18 +47,8 @@ class EASE(base.Recommender):
         self.b = arrays["b"]
 
 
-@dataclass
-class ALSParams(base.Params):
-    factors: int = 64
-    regularization: float = 0.05
-    alpha: float = 1.0
-    iterations: int = 15
-    seed: int = 42
-    threads: int = 2
-
-
 @register
-class ImplicitALS(base.Recommender):
+class ImplicitALS(ALSFactors):
     """``implicit`` library ALS (Hu et al. 2008) on the binary matrix, as shipped."""
 
     model_type = "baseline_als"
@@ -66,29 +56,12 @@ class ImplicitALS(base.Recommender):
     params: ALSParams
 
     def _fit(self, data: TrainData) -> None:
-        p = self.params
-        als = fit_als(
-            data.implicit_matrix(),
-            factors=p.factors,
-            regularization=p.regularization,
-            alpha=p.alpha,
-            iterations=p.iterations,
-            seed=p.seed,
-            threads=p.threads,
-        )
-        self.user_factors = np.asarray(als.user_factors, np.float32)
-        self.item_factors = np.asarray(als.item_factors, np.float32)
+        self._fit_factors(data.implicit_matrix())
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         u = self.user_factors[np.clip(users, 0, None)]
         u[users < 0] = 0.0
         return u @ self.item_factors.T
-
-    def _arrays(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors, "item_factors": self.item_factors}
-
-    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors, self.item_factors = arrays["user_factors"], arrays["item_factors"]
 
 
 @dataclass
