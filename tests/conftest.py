@@ -77,3 +77,29 @@ def migrated_engine(db_url: str) -> Iterator[Engine]:
     upgrade(engine)
     yield engine
     engine.dispose()
+
+
+def train_small(data_dir: Path, artifacts: Path) -> None:
+    """Small real models of ml-latest-small, each published as a new version in
+    ``artifacts`` (a second call publishes newer versions: services hot-reload them)."""
+    from kryptonite.datasets.movielens import load_dataset
+    from kryptonite.datasets.registry import get_spec
+    from kryptonite.models.content import ContentModel
+    from kryptonite.models.item2item import ItemKNN
+    from kryptonite.models.mf import ImplicitMF
+    from kryptonite.models.ncf.model import NCF
+    from kryptonite.models.popularity import Popularity
+    from kryptonite.pipeline.train import train_all, train_data
+    from kryptonite.store.artifacts import LocalArtifactStore
+
+    spec = get_spec("ml-latest-small")
+    frames = load_dataset(spec, data_dir / spec.dirname)
+    data = train_data(ratings=frames.ratings, movies=frames.movies, tags=frames.tags)
+    models = {
+        "popularity": Popularity,
+        "content": ContentModel,
+        "item2item": lambda: ItemKNN(neighbours=30),
+        "mf_implicit": lambda: ImplicitMF(factors=16, iterations=3, alpha=10.0, threads=1),
+        "ncf": lambda: NCF(factors=8, layers=[16, 8], epochs=1, threads=1),
+    }
+    train_all(data, LocalArtifactStore(artifacts), models=models, progress=False)

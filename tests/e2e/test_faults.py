@@ -442,7 +442,7 @@ def test_hot_reload_under_load(fault_stack: FaultStack) -> None:
         load.enter("reload")
         t_publish = time.monotonic()
         code = (
-            "import sys; from pathlib import Path; from tests.e2e.conftest import train_small; "
+            "import sys; from pathlib import Path; from tests.conftest import train_small; "
             "train_small(Path(sys.argv[1]), Path(sys.argv[2]))"
         )
         subprocess.run(

@@ -22,7 +22,7 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from sqlalchemy import func, select
-from tests.conftest import REDIS_URL, create_mysql_database, drop_mysql_database
+from tests.conftest import REDIS_URL, create_mysql_database, drop_mysql_database, train_small
 
 from kryptonite.config import Settings
 from kryptonite.datasets.ingest import ingest_dataset
@@ -310,26 +310,6 @@ def scifi_movies(stack: Stack) -> list[int]:
 @pytest.fixture(scope="session")
 def artifacts(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Small real models trained on ml-latest-small, published to a local artifact store."""
-    from kryptonite.datasets.movielens import load_dataset
-    from kryptonite.datasets.registry import get_spec
-    from kryptonite.models.content import ContentModel
-    from kryptonite.models.item2item import ItemKNN
-    from kryptonite.models.mf import ImplicitMF
-    from kryptonite.models.ncf.model import NCF
-    from kryptonite.models.popularity import Popularity
-    from kryptonite.pipeline.train import train_all, train_data
-    from kryptonite.store.artifacts import LocalArtifactStore
-
-    spec = get_spec("ml-latest-small")
-    frames = load_dataset(spec, data_dir / spec.dirname)
-    data = train_data(ratings=frames.ratings, movies=frames.movies, tags=frames.tags)
     root = tmp_path_factory.mktemp("artifacts")
-    models = {
-        "popularity": Popularity,
-        "content": ContentModel,
-        "item2item": lambda: ItemKNN(neighbours=30),
-        "mf_implicit": lambda: ImplicitMF(factors=16, iterations=3, alpha=10.0, threads=1),
-        "ncf": lambda: NCF(factors=8, layers=[16, 8], epochs=1, threads=1),
-    }
-    train_all(data, LocalArtifactStore(root), models=models, progress=False)
+    train_small(data_dir, root)
     return root
