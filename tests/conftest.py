@@ -85,21 +85,32 @@ def train_small(data_dir: Path, artifacts: Path) -> None:
     from kryptonite.datasets.movielens import load_dataset
     from kryptonite.datasets.registry import get_spec
     from kryptonite.models.content import ContentModel
-    from kryptonite.models.item2item import ItemKNN
+    from kryptonite.models.item2item import ItemKNN, ItemRidge
     from kryptonite.models.mf import ImplicitMF
     from kryptonite.models.ncf.model import NCF
     from kryptonite.models.popularity import Popularity
+    from kryptonite.models.ranker.model import StageTwoRanker
     from kryptonite.pipeline.train import train_all, train_data
+    from kryptonite.serving.config import ServedConfig
+    from kryptonite.serving.stage1 import stage1_builder
     from kryptonite.store.artifacts import LocalArtifactStore
 
     spec = get_spec("ml-latest-small")
     frames = load_dataset(spec, data_dir / spec.dirname)
     data = train_data(ratings=frames.ratings, movies=frames.movies, tags=frames.tags)
-    models = {
+    stage1 = {
         "popularity": Popularity,
         "content": ContentModel,
         "item2item": lambda: ItemKNN(neighbours=30),
+        "item_ridge": lambda: ItemRidge(l2=100.0, min_count=10),
         "mf_implicit": lambda: ImplicitMF(factors=16, iterations=3, alpha=10.0, threads=1),
+    }
+    ranker = StageTwoRanker(
+        stage1=stage1_builder(stage1, ServedConfig()), holdout=2, max_users=150, epochs=20
+    )
+    models = {
+        **stage1,
         "ncf": lambda: NCF(factors=8, layers=[16, 8], epochs=1, threads=1),
+        "ranker": lambda: ranker,
     }
     train_all(data, LocalArtifactStore(artifacts), models=models, progress=False)

@@ -20,7 +20,7 @@ from kryptonite.candidates.ann import AnnIndex
 from kryptonite.content.similarity import recommend_for_movies
 from kryptonite.models.base import Recommender
 from kryptonite.models.content import ContentModel
-from kryptonite.models.item2item import ItemKNN
+from kryptonite.models.item2item import ItemKNN, ItemRidge
 from kryptonite.models.mf import ImplicitMF
 from kryptonite.models.popularity import Popularity
 from kryptonite.rpc.generated.v1 import common_pb2
@@ -30,28 +30,32 @@ MF = common_pb2.CANDIDATE_SOURCE_MF
 ITEM2ITEM = common_pb2.CANDIDATE_SOURCE_ITEM2ITEM
 CONTENT = common_pb2.CANDIDATE_SOURCE_CONTENT
 POPULAR = common_pb2.CANDIDATE_SOURCE_POPULAR
-SOURCES = (MF, ITEM2ITEM, CONTENT, POPULAR)
+RIDGE = common_pb2.CANDIDATE_SOURCE_ITEM_RIDGE
+SOURCES = (RIDGE, MF, ITEM2ITEM, CONTENT, POPULAR)
 #: Default share of the total limit per source (also the share when a quota is 0).
-DEFAULT_SHARES = {MF: 0.4, ITEM2ITEM: 0.25, CONTENT: 0.15, POPULAR: 0.2}
+#: Read by the served pipeline's settings (``kryptonite.serving.config``).
+DEFAULT_SHARES = {RIDGE: 0.3, MF: 0.25, ITEM2ITEM: 0.15, CONTENT: 0.15, POPULAR: 0.15}
 REASONS = {
     MF: common_pb2.REASON_KIND_PERSONALIZED,
     ITEM2ITEM: common_pb2.REASON_KIND_BECAUSE_WATCHED,
+    RIDGE: common_pb2.REASON_KIND_BECAUSE_WATCHED,
     POPULAR: common_pb2.REASON_KIND_POPULAR,
 }
 MAX_SEEDS = 50  # most recent movies used as item-to-item / content seeds
 OVERFETCH = 2  # each source is asked for quota x OVERFETCH (dedupe across sources)
-MODEL_TYPES = ("mf_implicit", "item2item", "content", "popularity")
+MODEL_TYPES = ("mf_implicit", "item2item", "item_ridge", "content", "popularity")
 
 
 @dataclass(frozen=True)
 class CandidateModels:
-    """The candidates service's bundle: the four models and the ANN index."""
+    """The candidates service's bundle: the five models and the ANN index."""
 
     mf: ImplicitMF
     ann: AnnIndex
     item2item: ItemKNN
     content: ContentModel
     popularity: Popularity
+    ridge: ItemRidge
 
 
 def build_models(models: Mapping[str, Recommender], *, sample_users: int = 300) -> CandidateModels:
@@ -67,6 +71,7 @@ def build_models(models: Mapping[str, Recommender], *, sample_users: int = 300) 
         item2item=models["item2item"],  # type: ignore[arg-type]
         content=models["content"],  # type: ignore[arg-type]
         popularity=models["popularity"],  # type: ignore[arg-type]
+        ridge=models["item_ridge"],  # type: ignore[arg-type]
     )
 
 
@@ -113,6 +118,7 @@ def retrieve(models: CandidateModels, q: Query) -> list[Candidate]:
         ITEM2ITEM: lambda n: _item2item(models.item2item, q, seen, n),
         CONTENT: lambda n: _content(models.content, q, seen, n),
         POPULAR: lambda n: _popular(models.popularity, seen, n),
+        RIDGE: lambda n: _ridge(models.ridge, q, seen, n),
     }
     # popularity is the filler: it can always make up what the other sources lack
     want = {
@@ -193,6 +199,18 @@ def _item2item(model: ItemKNN, q: Query, seen: Sequence[int], n: int) -> Sourced
     anchors = seeds[rank][rows[:, top].argmax(axis=0)] if len(top) else np.empty(0, np.int64)
     hits = Hits(model.items.ids[top], rows[:, top].sum(axis=0).astype(np.float32), anchors)
     return hits, kind
+
+
+def _ridge(model: ItemRidge, q: Query, seen: Sequence[int], n: int) -> Sourced:
+    """Item-item regression scores of the recent history (most recent weighs most) plus
+    the list (the list counts as the latest interactions)."""
+    history = [*reversed(q.recent), *q.listed]  # oldest first
+    if not history:
+        return NOTHING
+    scores = model.score(np.array([-1]), model.history(history))[0]
+    top = top_hits(scores, model.items, n, blocked_mask(model.items, seen))
+    top = top[scores[top] > 0] if len(top) else top
+    return Hits(model.items.ids[top], scores[top], np.zeros(len(top), np.int64)), REASONS[RIDGE]
 
 
 def _content(model: ContentModel, q: Query, seen: Sequence[int], n: int) -> Sourced:

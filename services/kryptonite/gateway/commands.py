@@ -22,7 +22,7 @@ def precompute_command(
     shard: Annotated[int, typer.Option(help="This shard (JOB_COMPLETION_INDEX).")] = 0,
     shards: Annotated[int, typer.Option(help="Number of shards.", min=1)] = 1,
 ) -> None:
-    """Precompute every user's lists of one shard (vectorized) into the cache and DB."""
+    """Every user's lists of one shard, by the live path in-process, into cache and DB."""
     from kryptonite.gateway.precompute import run
 
     if not 0 <= shard < shards:
@@ -32,10 +32,10 @@ def precompute_command(
     typer.echo(
         f"shard {shard}/{shards}: {result.users:,} users in {result.seconds:.1f}s; lists: {lists}"
     )
-    for strategy, why in sorted(result.skipped.items()):
-        typer.echo(f"skipped {strategy}: {why}")
+    for strategy, count in sorted(result.degraded.items()):
+        typer.echo(f"{strategy}: {count:,} degraded lists not stored (computed live instead)")
     if result.cache_errors:
-        typer.echo(f"cache unavailable for {result.cache_errors} batch writes (DB rows written)")
+        typer.echo(f"cache unavailable for {result.cache_errors} writes (DB rows written)")
 
 
 def daily_update_command(

@@ -18,7 +18,11 @@ from kryptonite.store.tables import daily_update, movies, rating_implicit
 
 def _trending(conn, since: int | None, n: int) -> list[tuple[int, float]]:
     score = func.sum(rating_implicit.c.event_count).label("score")
-    query = select(rating_implicit.c.movie_id, score).group_by(rating_implicit.c.movie_id)
+    query = (
+        select(rating_implicit.c.movie_id, score)
+        .where(rating_implicit.c.event != "unlist")  # a removal is no vote for a movie
+        .group_by(rating_implicit.c.movie_id)
+    )
     if since is not None:
         query = query.where(rating_implicit.c.last_at >= since)
     rows = conn.execute(query.order_by(score.desc(), rating_implicit.c.movie_id).limit(n))

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kryptonite.gateway.schemas import RecItem, RecList, Strategy
 from kryptonite.gateway.state import GatewayState
 from kryptonite.rpc.generated.v1 import candidates_pb2, common_pb2, content_pb2, ranking_pb2
+from kryptonite.serving.config import ServedConfig
 from kryptonite.store import queries
 from kryptonite.store.cache import CacheError
 
@@ -23,6 +24,7 @@ SOURCE_NAMES = {
     common_pb2.CANDIDATE_SOURCE_ITEM2ITEM: "item2item",
     common_pb2.CANDIDATE_SOURCE_CONTENT: "content",
     common_pb2.CANDIDATE_SOURCE_POPULAR: "popular",
+    common_pb2.CANDIDATE_SOURCE_ITEM_RIDGE: "item_ridge",
 }
 #: Single-source strategies served by the candidates service alone.
 _SINGLE_SOURCE = {
@@ -49,25 +51,39 @@ class UserContext:
     recent: list[int] = field(default_factory=list)
     listed: list[int] = field(default_factory=list)
     seen: set[int] = field(default_factory=set)
+    low_rated: set[int] = field(default_factory=set)  # never named as a reason
     db_ok: bool = True
 
 
-class Degraded(Exception):
-    """Internal: a step failed; carries the short cause shown to the client."""
+_ANCHORED = (common_pb2.REASON_KIND_BECAUSE_LISTED, common_pb2.REASON_KIND_BECAUSE_WATCHED)
 
 
-def _from_scored(movies, default_source: str) -> list[Item]:
-    return [
-        Item(
-            movie_id=int(m.movie_id),
-            score=float(m.score),
-            source=SOURCE_NAMES.get(m.source, default_source),
-            kind=m.reason.kind,
-            anchor=int(m.reason.anchor_movie_id),
-            text=m.reason.text,
+def _from_scored(movies, default_source: str, ctx: UserContext | None = None) -> list[Item]:
+    """Items of scored movies. With the user's context, a reason tells the truth about
+    its anchor: "added" only for a movie on the list, "watched" for one watched or rated,
+    and an anchor the user rated low (or took off the list) is dropped."""
+    low = ctx.low_rated if ctx is not None else set()
+    listed = set(ctx.listed) if ctx is not None else set()
+    out = []
+    for m in movies:
+        anchor, kind = int(m.reason.anchor_movie_id), m.reason.kind
+        if anchor in low:
+            anchor, kind = 0, common_pb2.REASON_KIND_PERSONALIZED
+        elif ctx is not None and anchor and kind in _ANCHORED:
+            kind = _ANCHORED[0] if anchor in listed else _ANCHORED[1]
+        out.append(
+            Item(
+                movie_id=int(m.movie_id),
+                score=float(m.score),
+                source=SOURCE_NAMES.get(m.source, default_source),
+                kind=kind,
+                anchor=anchor,
+                text=m.reason.text
+                if (anchor, kind) == (m.reason.anchor_movie_id, m.reason.kind)
+                else "",
+            )
         )
-        for m in movies
-    ]
+    return out
 
 
 class Recommender:
@@ -76,14 +92,18 @@ class Recommender:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.settings = state.settings
+        self.served = ServedConfig.from_settings(state.settings)
 
     # ------------------------------------------------------------------ entry
-    async def recommend(self, user_id: int, strategy: Strategy, limit: int) -> bytes:
+    async def recommend(
+        self, user_id: int, strategy: Strategy, limit: int, *, fresh: bool = False
+    ) -> bytes:
         """The response body (JSON bytes) of one user's list.
 
         The cache holds, per user, the list at depth >= 50 (``<strategy>:<version>``) and
         the finished response of each ``limit`` asked for (``...:<limit>``), so a hit is
-        one HGET returned as is.
+        one HGET returned as is. ``fresh`` computes (and caches) without reading the
+        cache: precompute fills the cache through this same path.
         """
         metrics = self.state.metrics
         version = self.state.catalog.model_version
@@ -92,8 +112,8 @@ class Recommender:
         cache_ok = True
         full = None
         try:
-            body = await self.state.cache.get(user_id, exact)
-            if body is None:  # only then fetch the (larger) full-depth list
+            body = None if fresh else await self.state.cache.get(user_id, exact)
+            if body is None and not fresh:  # only then fetch the (larger) full-depth list
                 full = await self.state.cache.get(user_id, base)
         except CacheError:
             cache_ok, body = False, None
@@ -108,7 +128,7 @@ class Recommender:
                 body = _respond(cached, limit, cached=True)
                 await self._store(user_id, {exact: body})
                 return body
-        result = await self._compute_list(user_id, strategy, limit, version)
+        result = await self.compute_list(user_id, strategy, limit, version)
         outcome = "degraded" if result.degraded else "miss"
         metrics.served(strategy.value, outcome)
         if not result.degraded and cache_ok:
@@ -121,15 +141,18 @@ class Recommender:
             )
         return _respond(result, limit, cached=False)
 
-    async def recommend_list(self, user_id: int, strategy: Strategy, limit: int) -> RecList:
-        """:meth:`recommend` parsed (for pages; the JSON routes send the bytes as they are)."""
-        return RecList.model_validate_json(await self.recommend(user_id, strategy, limit))
-
-    async def _compute_list(
+    async def compute_list(
         self, user_id: int, strategy: Strategy, limit: int, version: str
     ) -> RecList:
+        """One user's list, computed (no cache): context, stages, filter, render."""
+        return await self.compute_for(await self._context(user_id), strategy, limit, version)
+
+    async def compute_for(
+        self, ctx: UserContext, strategy: Strategy, limit: int, version: str
+    ) -> RecList:
+        """The list for a given user state (the offline evaluation passes its own)."""
+        user_id = ctx.user_id
         depth = cached_depth(limit)
-        ctx = await self._context(user_id)
         items, degraded, version_out = await self._compute(ctx, strategy, depth)
         causes = [c for c in (degraded, None if ctx.db_ok else "database_unavailable") if c]
         rendered = await self._render(ctx, items[:depth])
@@ -172,10 +195,9 @@ class Recommender:
         ctx = UserContext(user_id)
         try:
             async with self.state.read() as conn:
-                ctx.recent, ctx.seen = await queries.history(
-                    conn, user_id, self.settings.gateway_history
-                )
-                ctx.listed = [m for m, _ in await queries.list_get(conn, user_id)]
+                found = await queries.history(conn, user_id, self.served.history)
+            ctx.recent, ctx.listed = found.recent, found.listed
+            ctx.seen, ctx.low_rated = found.seen, found.low_rated
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.warning("history of user %s unavailable: %s", user_id, type(exc).__name__)
             self.state.metrics.downstream_failures.labels("database").inc()
@@ -193,21 +215,23 @@ class Recommender:
             return await self._content_or_fallback(ctx, n)
         sources = [_SINGLE_SOURCE[strategy]] if strategy in _SINGLE_SOURCE else []
         try:
-            cands = await self._candidates(ctx, sources, self.settings.gateway_candidates)
+            cands = await self._candidates(ctx, sources, self.served.candidates)
         except grpc.aio.AioRpcError as exc:
             self.state.metrics.downstream_failures.labels("candidates").inc()
             items, _, version = await self._content_or_fallback(ctx, n)
             return items, f"candidates_{exc.code().name.lower()}", version
-        items, version = _from_scored(cands.candidates, "popular"), cands.model_version
+        items, version = _from_scored(cands.candidates, "popular", ctx), cands.model_version
         if sources:  # single-source strategies: no ranking stage
             return self._filter(ctx, items)[:n], None, version
-        diversity = self.settings.ranking_diversity if strategy is Strategy.blend else 0.0
+        blend = strategy is Strategy.blend
+        diversity = self.served.diversity if blend else 0.0
+        model = ranking_pb2.RANK_MODEL_STAGE_TWO if blend else ranking_pb2.RANK_MODEL_NEUMF
         try:
-            ranked = await self._rank(ctx, cands.candidates, n, diversity)
+            ranked = await self._rank(ctx, cands.candidates, n, diversity, model)
         except grpc.aio.AioRpcError as exc:
             self.state.metrics.downstream_failures.labels("ranking").inc()
             return self._filter(ctx, items)[:n], f"ranking_{exc.code().name.lower()}", version
-        ranked_items = self._filter(ctx, _from_scored(ranked.items, "mf"))
+        ranked_items = self._filter(ctx, _from_scored(ranked.items, "mf", ctx))
         return ranked_items[:n], None, f"{version}+{ranked.model_version}"
 
     async def _candidates(self, ctx: UserContext, sources: list[int], limit: int):
@@ -222,7 +246,7 @@ class Recommender:
             )
         )
 
-    async def _rank(self, ctx: UserContext, candidates, n: int, diversity: float):
+    async def _rank(self, ctx: UserContext, candidates, n: int, diversity: float, model: int):
         return await self.state.ranking.rank(
             ranking_pb2.RankRequest(
                 user_id=ctx.user_id,
@@ -236,13 +260,16 @@ class Recommender:
                 diversity=diversity,
                 recent_movie_ids=ctx.recent,
                 list_movie_ids=ctx.listed,
+                low_rated_movie_ids=sorted(ctx.low_rated),
+                model=model,
             )
         )
 
     async def _content_or_fallback(
         self, ctx: UserContext, n: int
     ) -> tuple[list[Item], str | None, str]:
-        seeds = list(dict.fromkeys([*ctx.listed, *ctx.recent]))[:50]
+        liked = [m for m in ctx.recent if m not in ctx.low_rated]
+        seeds = list(dict.fromkeys([*ctx.listed, *liked]))[:50]
         if not seeds:
             return self._popular(ctx, n), None, ""
         try:
@@ -256,7 +283,7 @@ class Recommender:
             items = await self._genre_popular(seeds, ctx.seen, n, listed=set(ctx.listed))
             return items, f"content_{exc.code().name.lower()}", ""
         return (
-            self._filter(ctx, _from_scored(reply.movies, "content"))[:n],
+            self._filter(ctx, _from_scored(reply.movies, "content", ctx))[:n],
             None,
             reply.model_version,
         )

@@ -17,7 +17,15 @@ from kryptonite.store.tables import model_versions
 log = logging.getLogger("kryptonite.gateway")
 
 #: Artifact model types the services serve (what a gateway list depends on).
-SERVED_MODELS = ("popularity", "content", "mf_implicit", "item2item", "ncf")
+SERVED_MODELS = (
+    "popularity",
+    "content",
+    "mf_implicit",
+    "item2item",
+    "item_ridge",
+    "ncf",
+    "ranker",
+)
 
 
 def tag(pairs: list[tuple[str, str]]) -> str:

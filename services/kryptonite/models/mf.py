@@ -223,9 +223,8 @@ class ImplicitMF(ALSFactors):
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """User vectors solving the ALS user step for each history row (Hu et al. eq. 4)."""
         y = self.item_factors.astype(np.float64)
-        k = y.shape[1]
-        base_a = y.T @ y + self.params.regularization * np.eye(k)
-        out = np.zeros((history.shape[0], k), np.float32)
+        base_a = self._fold_in_gram(y)
+        out = np.zeros((history.shape[0], y.shape[1]), np.float32)
         for row in range(history.shape[0]):
             lo, hi = history.indptr[row], history.indptr[row + 1]
             if hi == lo:
@@ -235,6 +234,15 @@ class ImplicitMF(ALSFactors):
             a = base_a + (yi.T * conf) @ yi
             out[row] = np.linalg.solve(a, yi.T @ (1.0 + conf))
         return out
+
+    def _fold_in_gram(self, y: np.ndarray) -> np.ndarray:
+        """Y^T Y + reg I, computed once per set of item factors (the per-call cost)."""
+        cached = getattr(self, "_gram", None)
+        if cached is None or cached[0] is not self.item_factors:
+            gram = y.T @ y + self.params.regularization * np.eye(y.shape[1])
+            cached = (self.item_factors, gram)
+            self._gram = cached
+        return cached[1]
 
     def user_vectors(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         """Fold-in where a history is given, else the trained vector (zeros if unknown)."""

@@ -38,3 +38,4 @@ def _import_all() -> None:
     from kryptonite.models import content, item2item, mf, popularity  # noqa: F401
     from kryptonite.models.evaluation import baselines  # noqa: F401
     from kryptonite.models.ncf import model  # noqa: F401
+    from kryptonite.models.ranker import model as ranker  # noqa: F401

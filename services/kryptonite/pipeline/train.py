@@ -21,7 +21,21 @@ from kryptonite.store.artifacts import ArtifactStore, Manifest
 
 
 def production_models(seed: int = 42) -> dict[str, Callable[[], Recommender]]:
-    """The served models with hyperparameters chosen on the validation split."""
+    """The served models with hyperparameters chosen on the validation split; the
+    stage-two ranker last (it trains on these models' own candidates)."""
+    from kryptonite.models.ranker.model import StageTwoRanker
+    from kryptonite.serving.config import ServedConfig
+    from kryptonite.serving.stage1 import stage1_builder
+
+    stage1 = stage1_models(seed)
+    return {
+        **stage1,
+        "ranker": lambda: StageTwoRanker(stage1=stage1_builder(stage1, ServedConfig()), seed=seed),
+    }
+
+
+def stage1_models(seed: int = 42) -> dict[str, Callable[[], Recommender]]:
+    """Every model but the ranker."""
     return {
         "popularity": lambda: Popularity(half_life_days=0.0),
         "content": lambda: ContentModel(popularity_weight=0.5, recency_half_life=3.0),

@@ -1,75 +1,85 @@
-"""Stage two: NeuMF scores for all candidates in one pass, MMR diversity, reasons (sync).
+"""Stage two: the ranker scores the candidates from stage-one features, MMR diversifies,
+and each item gets the anchor that explains it (pure, sync).
 
-Thin adapter over :class:`kryptonite.models.ncf.model.NCF`: known users use their trained
-embeddings; a user unseen at training time is folded in from the request's recent
-history and list (``NCF.fold_in``); with neither, the ranking falls back to the
-retrieval scores. Diversity is MMR over the model's item vectors (GMF and MLP item
-embeddings, concatenated and L2-normalised), which also pick each item's anchor.
+The ranker (:class:`kryptonite.models.ranker.model.StageTwoRanker`) is bound to the same
+stage-one models the candidates service serves and reads the request's history and list,
+so known and new users go through one code path and fresh list adds and ratings count at
+once. The anchor of an item is the history movie contributing most to its item-item
+similarity (the regression and neighbour scores the ranker reads); low-rated movies are
+never anchors. Diversity is MMR over the MF item vectors.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from kryptonite.models.base import Recommender
 from kryptonite.models.ncf.model import NCF
+from kryptonite.models.ranker.features import FeatureModels, UserQuery, ridge_anchor
+from kryptonite.models.ranker.model import StageTwoRanker
 from kryptonite.rpc.generated.v1 import common_pb2
 
-MODEL_TYPES = ("ncf",)
-#: Cosine between a candidate and a history movie above which the latter is its anchor.
-ANCHOR_MIN_SIM = 0.35
+MODEL_TYPES = ("ranker", "ncf", "item_ridge", "item2item", "mf_implicit", "content", "popularity")
+#: RankRequest.model values (proto ``RankModel``).
+STAGE_TWO, NEUMF = 1, 2
 
 
 @dataclass(frozen=True)
 class RankingModel:
-    """The ranking service's bundle: the NCF model and its normalised item vectors."""
+    """The ranking service's bundle: the bound ranker, NeuMF (the "neural picks" row)
+    and normalised item vectors (MMR)."""
 
+    ranker: StageTwoRanker
     ncf: NCF
     item_vecs: np.ndarray
-    fold_in_lock: threading.Lock
+    fold_in_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def features(self) -> FeatureModels:
+        assert self.ranker.fm is not None
+        return self.ranker.fm
 
 
 def build_ranking(models: Mapping[str, Recommender]) -> RankingModel:
+    """Bind the ranker to the loaded stage-one models; warm it up before it serves."""
+    from kryptonite.serving.stage1 import feature_models
+
+    ranker = models["ranker"]
+    assert isinstance(ranker, StageTwoRanker)
+    ranker.bind(feature_models(models))
+    mf = models["mf_implicit"]
+    vecs = np.asarray(mf.item_factors, np.float32)  # type: ignore[attr-defined]
+    vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     ncf = models["ncf"]
     assert isinstance(ncf, NCF)
-    items = [
-        e.weight.detach().cpu().numpy()
-        for n, e in ncf.module.named_children()
-        if n.endswith("_item")
-    ]
-    vecs = np.hstack(items).astype(np.float32)
-    vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    model = RankingModel(ncf, vecs, threading.Lock())
+    model = RankingModel(ranker, ncf, vecs)
     warm_up(model)
     return model
 
 
-def warm_up(model: RankingModel, batch: int = 500) -> None:
-    """Score one batch for a known and one for a folded-in user before the model serves:
-    torch's first passes are slow, and they must not land on a client's deadline."""
-    items = model.ncf.items.ids[:batch]
+def warm_up(model: RankingModel, batch: int = 300) -> None:
+    """Score one batch before the model serves: torch's first passes are slow, and they
+    must not land on a client's deadline."""
+    items = model.features.items.ids[:batch]
     if len(items) == 0:
         return
-    known = [(int(u), ()) for u in model.ncf.users.ids[:1]]
-    for user_id, listed in [*known, (-1, (int(items[0]),))]:
-        rank(
-            model,
-            RankQuery(
-                user_id=user_id,
-                movie_ids=items,
-                retrieval_scores=np.zeros(len(items), np.float32),
-                sources=np.zeros(len(items), np.int64),
-                limit=min(50, len(items)),
-                diversity=0.2,
-                recent=(),
-                listed=listed,
-            ),
-        )
+    query = RankQuery(
+        user_id=0,
+        movie_ids=items,
+        retrieval_scores=np.zeros(len(items), np.float32),
+        sources=np.zeros(len(items), np.int64),
+        limit=min(50, len(items)),
+        diversity=0.1,
+        recent=(),
+        listed=(int(items[0]),),
+    )
+    for which in (STAGE_TWO, NEUMF):
+        rank(model, RankQuery(**{**query.__dict__, "model": which}))
 
 
 @dataclass(frozen=True)
@@ -82,11 +92,18 @@ class RankQuery:
     diversity: float
     recent: Sequence[int]  # most recent first
     listed: Sequence[int]
+    low_rated: Sequence[int] = ()  # rated below the like threshold: never anchors
+    model: int = STAGE_TWO
+
+    @property
+    def history(self) -> np.ndarray:
+        """What the ranker reads, oldest first: recent history, then the list (latest)."""
+        return np.asarray([*reversed(self.recent), *self.listed], np.int64)
 
 
 @dataclass(frozen=True)
 class Ranked:
-    """Ranked items best first; ``fallback_reason`` empty when NCF scored the user."""
+    """Ranked items best first; ``fallback_reason`` empty when the ranker scored them."""
 
     ids: np.ndarray
     scores: np.ndarray
@@ -96,26 +113,36 @@ class Ranked:
     fallback_reason: str = ""
 
 
-def user_vectors(model: RankingModel, q: RankQuery) -> list[torch.Tensor] | None:
-    """One row per NCF user table: trained, folded in, or None (no signal)."""
+def relevance(model: RankingModel, q: RankQuery) -> tuple[np.ndarray, str]:
+    """Scores of the candidates (the chosen model), or the retrieval scores when it knows
+    nothing to score them by, with the fallback cause."""
+    if q.model == NEUMF:
+        return neumf_relevance(model, q)
+    known = model.features.items.index(q.movie_ids) >= 0
+    if not known.any():
+        return q.retrieval_scores.astype(np.float32), "unknown_movies"
+    if len(q.history) == 0 and (q.user_id <= 0 or model.ranker.users.index([q.user_id])[0] < 0):
+        return q.retrieval_scores.astype(np.float32), "unknown_user"
+    scores = model.ranker.score_candidates(
+        UserQuery(q.user_id, q.history, q.movie_ids, q.sources)
+    ).astype(np.float32)
+    floor = float(scores[known].min()) - 1.0  # movies the models do not know go last
+    return np.where(known, scores, floor).astype(np.float32), ""
+
+
+def neumf_relevance(model: RankingModel, q: RankQuery) -> tuple[np.ndarray, str]:
+    """NeuMF scores: a known user's trained embeddings, else a fold-in of the request's
+    history and list; the retrieval scores when there is neither."""
     ncf = model.ncf
-    tables = ncf.module.user_embeddings()
     uidx = int(ncf.users.index([q.user_id])[0]) if q.user_id > 0 else -1
     if uidx >= 0:
-        return [t.weight[uidx : uidx + 1].detach() for t in tables]
-    history = ncf.history([*reversed(q.recent), *q.listed])
-    if history.nnz == 0:
-        return None
-    with model.fold_in_lock:  # fold-in backpropagates through the shared module
-        return ncf.fold_in(history)
-
-
-def relevance(model: RankingModel, q: RankQuery) -> tuple[np.ndarray, str]:
-    """Scores of the candidates (NCF, or retrieval scores on fallback) and the fallback cause."""
-    ncf = model.ncf
-    vecs = user_vectors(model, q)
-    if vecs is None:
-        return q.retrieval_scores.astype(np.float32), "unknown_user"
+        vecs = [t.weight[uidx : uidx + 1].detach() for t in ncf.module.user_embeddings()]
+    else:
+        history = ncf.history(q.history)
+        if history.nnz == 0:
+            return q.retrieval_scores.astype(np.float32), "unknown_user"
+        with model.fold_in_lock:  # fold-in backpropagates through the shared module
+            vecs = ncf.fold_in(history)
     idx = ncf.items.index(q.movie_ids)
     known = np.flatnonzero(idx >= 0)
     out = np.full(len(idx), np.nan, np.float32)
@@ -125,14 +152,10 @@ def relevance(model: RankingModel, q: RankQuery) -> tuple[np.ndarray, str]:
         with torch.inference_mode():
             user = [v.to(dev).expand(len(known), -1) for v in vecs]
             logits = ncf.module.forward_with(user, items).float()
-            if ncf.params.task == "implicit":
-                logits = torch.sigmoid(logits)
-            else:
-                logits = logits + ncf.rating_offset
         out[known] = logits.cpu().numpy()
     if np.isnan(out).all():
         return q.retrieval_scores.astype(np.float32), "unknown_movies"
-    floor = np.nanmin(out) - 1.0  # movies the model does not know go last
+    floor = np.nanmin(out) - 1.0
     return np.where(np.isnan(out), floor, out).astype(np.float32), ""
 
 
@@ -161,34 +184,30 @@ def mmr(rel: np.ndarray, vecs: np.ndarray, k: int, diversity: float) -> np.ndarr
 def rank(model: RankingModel, q: RankQuery) -> Ranked:
     """Score, diversify and explain; see the module docstring."""
     rel, fallback = relevance(model, q)
-    idx = model.ncf.items.index(q.movie_ids)
+    idx = model.features.items.index(q.movie_ids)
     vecs = np.where((idx >= 0)[:, None], model.item_vecs[idx.clip(0)], 0.0).astype(np.float32)
     order = mmr(rel, vecs, q.limit, q.diversity)
-    anchors, kinds = reasons(model, vecs[order], q.sources[order], q)
-    return Ranked(q.movie_ids[order], rel[order], q.sources[order], anchors, kinds, fallback)
+    ids = q.movie_ids[order]
+    anchors, kinds = reasons(model, ids, q.sources[order], q)
+    return Ranked(ids, rel[order], q.sources[order], anchors, kinds, fallback)
 
 
 def reasons(
-    model: RankingModel, vecs: np.ndarray, sources: np.ndarray, q: RankQuery
+    model: RankingModel, ids: np.ndarray, sources: np.ndarray, q: RankQuery
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Anchor and reason kind per ranked item: the most similar listed/recent movie when
-    similar enough, else popular (popular source) or personalised."""
+    """Anchor and reason kind per ranked item: the liked history movie most responsible
+    for its similarity score ("because you added / watched X"), else popular (popular
+    source) or personalised."""
+    low = set(int(m) for m in q.low_rated)
+    seeds = np.asarray([m for m in q.history if int(m) not in low], np.int64)
+    anchors = ridge_anchor(model.features, seeds, ids)
     kinds = np.where(
         sources == common_pb2.CANDIDATE_SOURCE_POPULAR,
         common_pb2.REASON_KIND_POPULAR,
         common_pb2.REASON_KIND_PERSONALIZED,
     )
-    anchors = np.zeros(len(vecs), np.int64)
-    seeds = np.asarray([*q.listed, *q.recent[:50]], np.int64)
-    sidx = model.ncf.items.index(seeds)
-    seeds, sidx = seeds[sidx >= 0], sidx[sidx >= 0]
-    if len(seeds) == 0 or len(vecs) == 0:
-        return anchors, kinds
-    sims = vecs @ model.item_vecs[sidx].T  # items x seeds
-    best = sims.argmax(axis=1)
-    strong = sims[np.arange(len(vecs)), best] >= ANCHOR_MIN_SIM
-    anchors[strong] = seeds[best[strong]]
-    listed = np.isin(anchors, np.asarray(list(q.listed), np.int64)) & strong
+    listed = np.isin(anchors, np.asarray(list(q.listed), np.int64)) & (anchors > 0)
+    watched = (anchors > 0) & ~listed
     kinds = np.where(listed, common_pb2.REASON_KIND_BECAUSE_LISTED, kinds)
-    kinds = np.where(strong & ~listed, common_pb2.REASON_KIND_BECAUSE_WATCHED, kinds)
+    kinds = np.where(watched, common_pb2.REASON_KIND_BECAUSE_WATCHED, kinds)
     return anchors, kinds

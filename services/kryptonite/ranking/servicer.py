@@ -1,4 +1,4 @@
-"""``kryptonite.v1.RankingService``: validation, then NCF ranking off the event loop."""
+"""``kryptonite.v1.RankingService``: validation, then stage-two ranking off the event loop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import grpc
 import numpy as np
 
-from kryptonite.ranking.scoring import RankingModel, RankQuery, rank
+from kryptonite.ranking.scoring import NEUMF, STAGE_TWO, RankingModel, RankQuery, rank
 from kryptonite.rpc.errors import InvalidArgument
 from kryptonite.rpc.generated.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
 from kryptonite.rpc.hits import REASON_TEXT
@@ -47,7 +47,20 @@ def parse(request: ranking_pb2.RankRequest, default_diversity: float) -> RankQue
         diversity=float(diversity),
         recent=check_ids(request.recent_movie_ids, field="recent_movie_ids", maximum=MAX_IDS),
         listed=check_ids(request.list_movie_ids, field="list_movie_ids", maximum=MAX_IDS),
+        low_rated=check_ids(
+            request.low_rated_movie_ids, field="low_rated_movie_ids", maximum=MAX_IDS
+        ),
+        model=_model(request.model),
     )
+
+
+def _model(value: int) -> int:
+    """The RankModel asked for (unset: the stage-two ranker); INVALID_ARGUMENT if unknown."""
+    if value == ranking_pb2.RANK_MODEL_UNSPECIFIED:
+        return STAGE_TWO
+    if value not in (STAGE_TWO, NEUMF):
+        raise InvalidArgument(f"model: unknown RankModel {value}")
+    return value
 
 
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):

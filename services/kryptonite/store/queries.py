@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, literal, select
@@ -206,6 +207,13 @@ async def list_add(conn: AsyncConnection, user_id: int, movie_id: int) -> None:
         )
     )
     await record_event(conn, user_id, movie_id, "list")
+    await conn.execute(
+        delete(rating_implicit).where(
+            (rating_implicit.c.user_id == user_id)
+            & (rating_implicit.c.movie_id == movie_id)
+            & (rating_implicit.c.event == "unlist")
+        )
+    )
 
 
 async def list_remove(conn: AsyncConnection, user_id: int, movie_id: int) -> bool:
@@ -221,6 +229,8 @@ async def list_remove(conn: AsyncConnection, user_id: int, movie_id: int) -> boo
             & (rating_implicit.c.event == "list")
         )
     )
+    if result.rowcount > 0:  # never recommended or named as a reason again
+        await record_event(conn, user_id, movie_id, "unlist")
     return result.rowcount > 0
 
 
@@ -268,20 +278,50 @@ async def ratings_of(conn: AsyncConnection, user_id: int) -> list[tuple[int, flo
     return [(int(r.movie_id), float(r.rating), int(r.rated_at)) for r in rows]
 
 
-async def history(conn: AsyncConnection, user_id: int, n: int) -> tuple[list[int], set[int]]:
-    """(recent interacted movie ids, most recent first, at most n; every seen movie id)."""
+#: Ratings below this are not "liked": such a movie is never named as a reason.
+LIKE_THRESHOLD = 3.0
+#: Interaction events that are not watching a movie (excluded from the history).
+NOT_WATCHED = ("list", "unlist")
+
+
+@dataclass
+class UserHistory:
+    """What recommendations read of one user (see :func:`history`)."""
+
+    recent: list[int]  # watched/rated movies, most recent first, at most n
+    seen: set[int]  # everything never to recommend again (watched, rated, listed, removed)
+    low_rated: set[int]  # rated below LIKE_THRESHOLD, or removed from the list
+    listed: list[int]  # the personal list, most recent first
+
+
+async def history(conn: AsyncConnection, user_id: int, n: int) -> UserHistory:
+    """One user's history, list and exclusions, in three reads."""
     rows = await conn.execute(
-        select(rating_implicit.c.movie_id, func.max(rating_implicit.c.last_at).label("at"))
-        .where((rating_implicit.c.user_id == user_id) & (rating_implicit.c.event != "list"))
-        .group_by(rating_implicit.c.movie_id)
-        .order_by(func.max(rating_implicit.c.last_at).desc(), rating_implicit.c.movie_id.desc())
+        select(
+            rating_implicit.c.movie_id,
+            rating_implicit.c.event,
+            rating_implicit.c.last_at,
+        ).where(rating_implicit.c.user_id == user_id)
     )
-    ordered = [int(r.movie_id) for r in rows]
+    latest: dict[int, int] = {}
+    removed: set[int] = set()
+    for movie_id, event, at in rows:
+        if event == "unlist":
+            removed.add(int(movie_id))
+        elif event not in NOT_WATCHED:
+            latest[int(movie_id)] = max(int(at), latest.get(int(movie_id), 0))
+    ordered = sorted(latest, key=lambda m: (-latest[m], -m))
     rated = await conn.execute(
-        select(rating_explicit.c.movie_id).where(rating_explicit.c.user_id == user_id)
+        select(rating_explicit.c.movie_id, rating_explicit.c.rating).where(
+            rating_explicit.c.user_id == user_id
+        )
     )
-    seen = set(ordered) | {int(r.movie_id) for r in rated}
-    return ordered[:n], seen
+    ratings = {int(r.movie_id): float(r.rating) for r in rated}
+    listed = [m for m, _ in await list_get(conn, user_id)]
+    removed -= set(listed)
+    low = {m for m, r in ratings.items() if r < LIKE_THRESHOLD} | removed
+    seen = set(ordered) | set(ratings) | set(listed) | removed
+    return UserHistory(ordered[:n], seen, low, listed)
 
 
 async def daily_movies(conn: AsyncConnection, kind: str, n: int) -> tuple[Any, list[int]]:

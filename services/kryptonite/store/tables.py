@@ -117,7 +117,12 @@ rating_implicit = Table(
     metadata,
     Column("user_id", Integer, _fk("users.user_id"), primary_key=True, autoincrement=False),
     Column("movie_id", Integer, _fk("movies.movie_id"), primary_key=True, autoincrement=False),
-    Column("event", String(16), primary_key=True, doc="rating | view | click | list"),
+    Column(
+        "event",
+        String(16),
+        primary_key=True,
+        doc="rating | view | click | list | unlist (removed from the list)",
+    ),
     Column("event_count", Integer, nullable=False, server_default="1"),
     Column("last_at", BigInteger, nullable=False, doc="Unix epoch seconds"),
     Index("ix_rating_implicit_user_id_last_at", "user_id", "last_at"),

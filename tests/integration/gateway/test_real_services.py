@@ -12,12 +12,19 @@ import pytest_asyncio
 from tests.integration.gateway.conftest import SCIFI, Stack, serve, settings_for, sign_up
 
 from kryptonite.config import Settings
+from kryptonite.gateway.precompute import precompute
+from kryptonite.gateway.schemas import Strategy
+from kryptonite.serving import inprocess
+from kryptonite.store.artifacts import store_from_settings
+from kryptonite.store.cache import create_cache
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis, pytest.mark.asyncio(loop_scope="session")]
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
-async def real_api(stack: Stack, artifacts: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def real_stack(
+    stack: Stack, artifacts: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, Settings]]:
     from kryptonite.candidates import main as candidates_main
     from kryptonite.content import main as content_main
     from kryptonite.ranking import main as ranking_main
@@ -35,10 +42,52 @@ async def real_api(stack: Stack, artifacts: Path) -> AsyncIterator[httpx.AsyncCl
     settings = settings_for(stack, artifact_uri=str(artifacts), rpc_timeout_s=5.0, **addrs)
     try:
         async with serve(settings) as client:
-            yield client
+            yield client, settings
     finally:
         for svc in services:
             await svc.stop(0.5)
+
+
+@pytest.fixture
+def real_api(real_stack: tuple[httpx.AsyncClient, Settings]) -> httpx.AsyncClient:
+    return real_stack[0]
+
+
+async def test_precomputed_lists_equal_live_ones(
+    real_stack: tuple[httpx.AsyncClient, Settings],
+) -> None:
+    """One path: for the same user state and model versions, the list precompute caches
+    is the list a live request computes through the three gRPC services."""
+    api, settings = real_stack
+    user_id, auth = await sign_up(api)
+    for movie in (1, 2355, 3114):  # Toy Story, A Bug's Life, Toy Story 2
+        assert (await api.put(f"/me/list/{movie}", headers=auth)).status_code == 204
+    assert (await api.put("/me/ratings/4886", json={"rating": 5}, headers=auth)).status_code == 200
+    services = await inprocess.from_store(store_from_settings(settings), settings.ranking_diversity)
+    cache = create_cache(settings)
+    try:
+        for strategy in Strategy:
+            shard = (user_id % 50, 50)
+            await precompute(settings, *shard, services=services, limit=20, strategies=(strategy,))
+            params = {"strategy": strategy.value, "limit": 20}
+            hit = await api.get("/me/recommendations", params=params, headers=auth)
+            assert hit.status_code == 200 and hit.json()["cached"], (strategy, hit.text)
+            await cache.invalidate(user_id)
+            live = await api.get("/me/recommendations", params=params, headers=auth)
+            assert live.status_code == 200 and not live.json()["cached"], (strategy, live.text)
+            assert not live.json()["degraded"], live.json()
+            strip = [
+                {k: i[k] for k in ("movie_id", "reason", "anchor_movie_id", "source")}
+                for i in hit.json()["items"]
+            ]
+            fresh = [
+                {k: i[k] for k in ("movie_id", "reason", "anchor_movie_id", "source")}
+                for i in live.json()["items"]
+            ]
+            assert strip == fresh, strategy
+            assert hit.json()["model_version"] == live.json()["model_version"]
+    finally:
+        await cache.close()
 
 
 async def test_new_user_with_three_scifi_movies_gets_scifi(

@@ -15,7 +15,10 @@ from kryptonite.models.item2item import ItemKNN, ItemRidge
 from kryptonite.models.mf import BiasBaseline, ExplicitMF, ImplicitMF
 from kryptonite.models.ncf.model import NCF
 from kryptonite.models.popularity import Popularity
+from kryptonite.models.ranker.model import StageTwoRanker
 from kryptonite.models.registry import load_model
+from kryptonite.serving.config import ServedConfig
+from kryptonite.serving.stage1 import stage1_builder
 
 FACTORIES: dict[str, Callable[[], Recommender]] = {
     "popularity": lambda: Popularity(half_life_days=30),
@@ -30,8 +33,24 @@ FACTORIES: dict[str, Callable[[], Recommender]] = {
     "als": lambda: ImplicitALS(factors=4, iterations=3, threads=1),
     "bm25": lambda: ImplicitBM25(neighbours=10, threads=1),
 }
+#: The ranker reads the stage-one models above (fitted inside its own training split).
+STAGE1 = {name: FACTORIES[name] for name in ("popularity", "content", "item2item", "item_ridge")}
+STAGE1["mf_implicit"] = FACTORIES["mf_implicit"]
+FACTORIES["ranker"] = lambda: StageTwoRanker(
+    stage1=stage1_builder(STAGE1, ServedConfig(candidates=20, history=10)), holdout=2, epochs=30
+)
 # Models that should put a user's own taste group first (ranking, not rating, models).
-GROUP_AWARE = {"content", "item2item", "item_ridge", "mf_implicit", "ncf", "ease", "als", "bm25"}
+GROUP_AWARE = {
+    "content",
+    "item2item",
+    "item_ridge",
+    "mf_implicit",
+    "ncf",
+    "ease",
+    "als",
+    "bm25",
+    "ranker",
+}
 
 
 @pytest.fixture(scope="module", params=sorted(FACTORIES))
@@ -61,6 +80,8 @@ def test_save_load_roundtrip(fitted, tiny: TrainData, tmp_path) -> None:
     name, model = fitted
     model.save(tmp_path / name)
     loaded = load_model(tmp_path / name)
+    if isinstance(model, StageTwoRanker):  # its features come from the stage-one models
+        loaded.bind(model.fm)
     assert type(loaded) is type(model)
     assert loaded.params == model.params
     hist = model.prepare_history(tiny.ordered_matrix()[[2, 3]])

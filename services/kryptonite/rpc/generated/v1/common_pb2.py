@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akryptonite/v1/common.proto\x12\rkryptonite.v1\"X\n\x06Reason\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.kryptonite.v1.ReasonKind\x12\x17\n\x0f\x61nchor_movie_id\x18\x02 \x01(\x03\x12\x0c\n\x04text\x18\x03 \x01(\t\"\x85\x01\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05score\x18\x02 \x01(\x02\x12.\n\x06source\x18\x03 \x01(\x0e\x32\x1e.kryptonite.v1.CandidateSource\x12%\n\x06reason\x18\x04 \x01(\x0b\x32\x15.kryptonite.v1.Reason*\xa8\x01\n\x0f\x43\x61ndidateSource\x12 \n\x1c\x43\x41NDIDATE_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41NDIDATE_SOURCE_MF\x10\x01\x12\x1e\n\x1a\x43\x41NDIDATE_SOURCE_ITEM2ITEM\x10\x02\x12\x1c\n\x18\x43\x41NDIDATE_SOURCE_CONTENT\x10\x03\x12\x1c\n\x18\x43\x41NDIDATE_SOURCE_POPULAR\x10\x04*\xba\x01\n\nReasonKind\x12\x1b\n\x17REASON_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREASON_KIND_BECAUSE_WATCHED\x10\x01\x12\x1e\n\x1aREASON_KIND_BECAUSE_LISTED\x10\x02\x12\x17\n\x13REASON_KIND_POPULAR\x10\x03\x12\x1c\n\x18REASON_KIND_PERSONALIZED\x10\x04\x12\x17\n\x13REASON_KIND_SIMILAR\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1akryptonite/v1/common.proto\x12\rkryptonite.v1\"X\n\x06Reason\x12\'\n\x04kind\x18\x01 \x01(\x0e\x32\x19.kryptonite.v1.ReasonKind\x12\x17\n\x0f\x61nchor_movie_id\x18\x02 \x01(\x03\x12\x0c\n\x04text\x18\x03 \x01(\t\"\x85\x01\n\x0bScoredMovie\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\r\n\x05score\x18\x02 \x01(\x02\x12.\n\x06source\x18\x03 \x01(\x0e\x32\x1e.kryptonite.v1.CandidateSource\x12%\n\x06reason\x18\x04 \x01(\x0b\x32\x15.kryptonite.v1.Reason*\xc9\x01\n\x0f\x43\x61ndidateSource\x12 \n\x1c\x43\x41NDIDATE_SOURCE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43\x41NDIDATE_SOURCE_MF\x10\x01\x12\x1e\n\x1a\x43\x41NDIDATE_SOURCE_ITEM2ITEM\x10\x02\x12\x1c\n\x18\x43\x41NDIDATE_SOURCE_CONTENT\x10\x03\x12\x1c\n\x18\x43\x41NDIDATE_SOURCE_POPULAR\x10\x04\x12\x1f\n\x1b\x43\x41NDIDATE_SOURCE_ITEM_RIDGE\x10\x05*\xba\x01\n\nReasonKind\x12\x1b\n\x17REASON_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1bREASON_KIND_BECAUSE_WATCHED\x10\x01\x12\x1e\n\x1aREASON_KIND_BECAUSE_LISTED\x10\x02\x12\x17\n\x13REASON_KIND_POPULAR\x10\x03\x12\x1c\n\x18REASON_KIND_PERSONALIZED\x10\x04\x12\x17\n\x13REASON_KIND_SIMILAR\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,9 +32,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kryptonite.rpc.generated.v1
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CANDIDATESOURCE']._serialized_start=272
-  _globals['_CANDIDATESOURCE']._serialized_end=440
-  _globals['_REASONKIND']._serialized_start=443
-  _globals['_REASONKIND']._serialized_end=629
+  _globals['_CANDIDATESOURCE']._serialized_end=473
+  _globals['_REASONKIND']._serialized_start=476
+  _globals['_REASONKIND']._serialized_end=662
   _globals['_REASON']._serialized_start=45
   _globals['_REASON']._serialized_end=133
   _globals['_SCOREDMOVIE']._serialized_start=136

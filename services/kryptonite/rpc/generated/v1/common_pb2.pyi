@@ -13,6 +13,7 @@ class CandidateSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CANDIDATE_SOURCE_ITEM2ITEM: _ClassVar[CandidateSource]
     CANDIDATE_SOURCE_CONTENT: _ClassVar[CandidateSource]
     CANDIDATE_SOURCE_POPULAR: _ClassVar[CandidateSource]
+    CANDIDATE_SOURCE_ITEM_RIDGE: _ClassVar[CandidateSource]
 
 class ReasonKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -27,6 +28,7 @@ CANDIDATE_SOURCE_MF: CandidateSource
 CANDIDATE_SOURCE_ITEM2ITEM: CandidateSource
 CANDIDATE_SOURCE_CONTENT: CandidateSource
 CANDIDATE_SOURCE_POPULAR: CandidateSource
+CANDIDATE_SOURCE_ITEM_RIDGE: CandidateSource
 REASON_KIND_UNSPECIFIED: ReasonKind
 REASON_KIND_BECAUSE_WATCHED: ReasonKind
 REASON_KIND_BECAUSE_LISTED: ReasonKind

@@ -25,19 +25,21 @@ _sym_db = _symbol_database.Default()
 from kryptonite.rpc.generated.v1 import common_pb2 as kryptonite_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkryptonite/v1/ranking.proto\x12\rkryptonite.v1\x1a\x1akryptonite/v1/common.proto\"j\n\rRankCandidate\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x17\n\x0fretrieval_score\x18\x02 \x01(\x02\x12.\n\x06source\x18\x03 \x01(\x0e\x32\x1e.kryptonite.v1.CandidateSource\"\xb7\x01\n\x0bRankRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x30\n\ncandidates\x18\x02 \x03(\x0b\x32\x1c.kryptonite.v1.RankCandidate\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x16\n\tdiversity\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x18\n\x10recent_movie_ids\x18\x05 \x03(\x03\x12\x16\n\x0elist_movie_ids\x18\x06 \x03(\x03\x42\x0c\n\n_diversity\"{\n\x0cRankResponse\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.kryptonite.v1.ScoredMovie\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x10\n\x08\x66\x61llback\x18\x03 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x04 \x01(\t2Q\n\x0eRankingService\x12?\n\x04Rank\x12\x1a.kryptonite.v1.RankRequest\x1a\x1b.kryptonite.v1.RankResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bkryptonite/v1/ranking.proto\x12\rkryptonite.v1\x1a\x1akryptonite/v1/common.proto\"j\n\rRankCandidate\x12\x10\n\x08movie_id\x18\x01 \x01(\x03\x12\x17\n\x0fretrieval_score\x18\x02 \x01(\x02\x12.\n\x06source\x18\x03 \x01(\x0e\x32\x1e.kryptonite.v1.CandidateSource\"\xfd\x01\n\x0bRankRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\x03\x12\x30\n\ncandidates\x18\x02 \x03(\x0b\x32\x1c.kryptonite.v1.RankCandidate\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x16\n\tdiversity\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x18\n\x10recent_movie_ids\x18\x05 \x03(\x03\x12\x16\n\x0elist_movie_ids\x18\x06 \x03(\x03\x12\x1b\n\x13low_rated_movie_ids\x18\x07 \x03(\x03\x12\'\n\x05model\x18\x08 \x01(\x0e\x32\x18.kryptonite.v1.RankModelB\x0c\n\n_diversity\"{\n\x0cRankResponse\x12)\n\x05items\x18\x01 \x03(\x0b\x32\x1a.kryptonite.v1.ScoredMovie\x12\x15\n\rmodel_version\x18\x02 \x01(\t\x12\x10\n\x08\x66\x61llback\x18\x03 \x01(\x08\x12\x17\n\x0f\x66\x61llback_reason\x18\x04 \x01(\t*W\n\tRankModel\x12\x1a\n\x16RANK_MODEL_UNSPECIFIED\x10\x00\x12\x18\n\x14RANK_MODEL_STAGE_TWO\x10\x01\x12\x14\n\x10RANK_MODEL_NEUMF\x10\x02\x32Q\n\x0eRankingService\x12?\n\x04Rank\x12\x1a.kryptonite.v1.RankRequest\x1a\x1b.kryptonite.v1.RankResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kryptonite.rpc.generated.v1.ranking_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RANKMODEL']._serialized_start=563
+  _globals['_RANKMODEL']._serialized_end=650
   _globals['_RANKCANDIDATE']._serialized_start=74
   _globals['_RANKCANDIDATE']._serialized_end=180
   _globals['_RANKREQUEST']._serialized_start=183
-  _globals['_RANKREQUEST']._serialized_end=366
-  _globals['_RANKRESPONSE']._serialized_start=368
-  _globals['_RANKRESPONSE']._serialized_end=491
-  _globals['_RANKINGSERVICE']._serialized_start=493
-  _globals['_RANKINGSERVICE']._serialized_end=574
+  _globals['_RANKREQUEST']._serialized_end=436
+  _globals['_RANKRESPONSE']._serialized_start=438
+  _globals['_RANKRESPONSE']._serialized_end=561
+  _globals['_RANKINGSERVICE']._serialized_start=652
+  _globals['_RANKINGSERVICE']._serialized_end=733
 # @@protoc_insertion_point(module_scope)

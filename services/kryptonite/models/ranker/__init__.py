@@ -1,0 +1,1 @@
+"""Stage two of the served pipeline: features from stage one and the ranker over them."""

@@ -1,0 +1,288 @@
+"""The stage-two ranker: NCF's MLP tower over stage-one features, trained on stage one's
+own candidate sets.
+
+Training (``fit``) holds out each user's last ``holdout`` interactions, fits the stage-one
+models on the rest (through the injected ``stage1`` builder, so this module stays pure
+computation), asks stage one for each user's candidates exactly as serving does, and
+learns to put the held-out movies first among them: a listwise softmax loss over each
+candidate set, so the negatives are the hard ones stage one proposes, not random items.
+At serving time the ranker is bound (``bind``) to the production stage-one models and
+scores a request's candidates from the request's history, so a known user's fresh list
+adds and ratings move the ranking without retraining.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from kryptonite.models import base
+from kryptonite.models.data import TrainData
+from kryptonite.models.popularity import Popularity
+from kryptonite.models.ranker.features import (
+    NAMES,
+    FeatureModels,
+    ItemSide,
+    UserQuery,
+    features,
+)
+from kryptonite.models.registry import register
+
+log = logging.getLogger("kryptonite.models.ranker")
+
+#: (user_id, history ids oldest first) -> (candidate ids, their source codes, the history
+#: the ranker sees at serving time, oldest first)
+CandidateFn = Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+#: Stage-one training data -> the feature models and the candidate function over them.
+Stage1Builder = Callable[[TrainData], tuple[FeatureModels, CandidateFn]]
+
+
+@dataclass
+class RankerParams(base.Params):
+    hidden: list[int] = field(default_factory=lambda: [64, 32])
+    epochs: int = 40
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    #: Interactions per user held out: the ranker's positives, one candidate set per
+    #: held-out step (the history grows by the earlier held-out movies, as it does
+    #: between trainings at serving time).
+    holdout: int = 5
+    #: Positives of a step: "next" (the next movie) or "future" (every later held-out one).
+    label: str = "next"
+    #: Users sampled for training at most (the candidate sets are built per user).
+    max_users: int = 20_000
+    seed: int = 42
+
+
+class Tower(nn.Module):
+    """NCF's MLP tower: standardised features -> ReLU layers -> one logit."""
+
+    def __init__(self, n_features: int, hidden: list[int]) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = n_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
+
+
+def holdout_split(
+    ratings: pd.DataFrame, k: int, min_left: int = 2
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rest, held out): each user's last ``k`` interactions by time (ties by movie id),
+    for users keeping at least ``min_left``; others stay wholly in the rest."""
+    frame = ratings.sort_values(["user_id", "timestamp", "movie_id"], kind="stable")
+    frame = frame.reset_index(drop=True)
+    from_end = frame.groupby("user_id").cumcount(ascending=False).to_numpy()
+    size = frame.groupby("user_id")["movie_id"].transform("size").to_numpy()
+    held = (size >= k + min_left) & (from_end < k)
+    return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
+
+
+def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over groups of -log(sum softmax over the positives) within each candidate set."""
+    neg_inf = torch.finfo(logits.dtype).min
+    scores = logits.masked_fill(~mask, neg_inf)
+    pos = scores.masked_fill(labels <= 0, neg_inf)
+    return (torch.logsumexp(scores, dim=1) - torch.logsumexp(pos, dim=1)).mean()
+
+
+@register
+class StageTwoRanker(base.Recommender):
+    model_type = "ranker"
+    Params = RankerParams
+    params: RankerParams
+
+    def __init__(
+        self,
+        params: base.Params | None = None,
+        *,
+        stage1: Stage1Builder | None = None,
+        progress: Callable[[str], None] | None = None,
+        **overrides,
+    ) -> None:
+        super().__init__(params, **overrides)
+        self.stage1 = stage1
+        self.progress = progress
+        self.fm: FeatureModels | None = None
+        self.side: ItemSide | None = None
+        self.mean = np.zeros(len(NAMES), np.float32)
+        self.std = np.ones(len(NAMES), np.float32)
+        self.tower = Tower(len(NAMES), self.params.hidden)
+
+    # ------------------------------------------------------------------ training
+    def _fit(self, data: TrainData) -> None:
+        if self.stage1 is None:
+            raise ValueError("StageTwoRanker.fit needs a stage1 builder (the candidate pipeline)")
+        p = self.params
+        popularity = Popularity(half_life_days=0.0).fit(data)
+        self.side = ItemSide.build(self.items, data.movies, popularity)
+        rest, held = holdout_split(data.ratings, p.holdout)
+        users = held["user_id"].unique()
+        rng = np.random.default_rng(p.seed)
+        if len(users) > p.max_users:
+            users = np.sort(rng.choice(users, p.max_users, replace=False))
+        stage1_data = TrainData(
+            rest,
+            movies=data.movies,
+            tags=data.tags,
+            genome_tags=data.genome_tags,
+            genome_scores=data.genome_scores,
+            overviews=data.overviews,
+            user_lists=data.user_lists,
+            users=data.user_map,
+            items=data.item_map,
+        )
+        self._say(f"stage one on {len(rest):,} interactions")
+        fm, candidates_of = self.stage1(stage1_data)
+        fm = FeatureModels(fm.items, fm.ridge, fm.i2i, fm.mf, fm.content, self.side)
+        groups = self._groups(fm, candidates_of, rest, held, users)
+        self._train(groups)
+        self.fm = fm  # usable at once; serving binds it to the production models
+
+    def _say(self, text: str) -> None:
+        log.info("ranker: %s", text)
+        if self.progress is not None:
+            self.progress(text)
+
+    def _groups(self, fm, candidates_of, rest, held, users) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(features, labels) per (user, held-out step) whose positives stage one found."""
+        order = ["user_id", "timestamp", "movie_id"]
+        hist = rest.sort_values(order, kind="stable")
+        by_user = {int(u): g.to_numpy(np.int64) for u, g in hist.groupby("user_id")["movie_id"]}
+        future = {
+            int(u): g.to_numpy(np.int64)
+            for u, g in held.sort_values(order, kind="stable").groupby("user_id")["movie_id"]
+        }
+        out, tried = [], 0
+        for n, user in enumerate(users, start=1):
+            before = by_user.get(int(user), np.empty(0, np.int64))
+            later = future[int(user)]
+            for step in range(len(later)):
+                history = np.concatenate([before, later[:step]])
+                positives = later[step : step + 1] if self.params.label == "next" else later[step:]
+                ids, sources, seen_by_ranker = candidates_of(int(user), history)
+                labels = np.isin(ids, positives).astype(np.float32)
+                tried += 1
+                if labels.sum() == 0:
+                    continue
+                x = features(fm, UserQuery(int(user), seen_by_ranker, ids, sources))
+                out.append((x, labels))
+            if n % 100 == 0 or n == len(users):
+                self._say(f"candidate sets: {n:,}/{len(users):,} users")
+        self._say(f"{len(out):,} of {tried:,} candidate sets hold their positive")
+        return out
+
+    def _train(self, groups: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        p = self.params
+        torch.manual_seed(p.seed)
+        if not groups:
+            raise ValueError("no user's held-out movie was among the stage-one candidates")
+        stacked = np.concatenate([x for x, _ in groups])
+        self.mean = stacked.mean(axis=0).astype(np.float32)
+        self.std = np.maximum(stacked.std(axis=0), 1e-6).astype(np.float32)
+        width = max(len(x) for x, _ in groups)
+        g = len(groups)
+        x_all = np.zeros((g, width, len(NAMES)), np.float32)
+        y_all = np.zeros((g, width), np.float32)
+        m_all = np.zeros((g, width), bool)
+        for i, (x, y) in enumerate(groups):
+            x_all[i, : len(x)] = (x - self.mean) / self.std
+            y_all[i, : len(y)] = y
+            m_all[i, : len(y)] = True
+        xs, ys, ms = map(torch.from_numpy, (x_all, y_all, m_all))
+        self.tower = Tower(len(NAMES), p.hidden)
+        opt = torch.optim.Adam(self.tower.parameters(), lr=p.lr, weight_decay=p.weight_decay)
+        gen = torch.Generator().manual_seed(p.seed)
+        batch = 64
+        for epoch in range(p.epochs):
+            order = torch.randperm(g, generator=gen)
+            total = 0.0
+            for lo in range(0, g, batch):
+                idx = order[lo : lo + batch]
+                loss = listwise_loss(self.tower(xs[idx]), ys[idx], ms[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach()) * len(idx)
+            if (epoch + 1) % 10 == 0 or epoch == p.epochs - 1:
+                self._say(f"epoch {epoch + 1}/{p.epochs} loss {total / g:.4f}")
+        self.tower.eval()
+
+    # ------------------------------------------------------------------ serving
+    def bind(self, fm: FeatureModels) -> StageTwoRanker:
+        """Read features from ``fm`` (the production stage-one models) from now on."""
+        if self.side is None:
+            raise ValueError("ranker has no item side data (not fitted or loaded)")
+        if not np.array_equal(fm.items.ids, self.items.ids):
+            side = _realign(self.side, self.items, fm.items)
+        else:
+            side = self.side
+        self.fm = FeatureModels(fm.items, fm.ridge, fm.i2i, fm.mf, fm.content, side)
+        return self
+
+    def score_candidates(self, q: UserQuery) -> np.ndarray:
+        """One score per candidate of ``q`` (higher = first)."""
+        if self.fm is None:
+            raise ValueError("ranker is not bound to stage-one models (call bind)")
+        if len(q.candidates) == 0:
+            return np.empty(0, np.float32)
+        x = (features(self.fm, q) - self.mean) / self.std
+        with torch.inference_mode():
+            return self.tower(torch.from_numpy(x.astype(np.float32))).numpy()
+
+    def prepare_history(self, ordered: sp.csr_matrix) -> sp.csr_matrix:
+        return ordered.tocsr().astype(np.float32)  # keep the order: features need it
+
+    def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
+        """Whole-catalog scores (every item a candidate; evaluation of the ranker alone)."""
+        assert self.fm is not None, "bind the ranker before scoring"
+        out = np.empty((len(users), self.fm.items.__len__()), np.float32)
+        all_ids = self.fm.items.ids
+        for row in range(len(users)):
+            lo, hi = history.indptr[row], history.indptr[row + 1]
+            idx, order = history.indices[lo:hi], history.data[lo:hi]
+            hist_ids = self.fm.items.ids[idx[np.argsort(-order, kind="stable")]]
+            uid = int(self.users.ids[users[row]]) if users[row] >= 0 else 0
+            q = UserQuery(uid, hist_ids, all_ids, np.zeros(len(all_ids), np.int64))
+            out[row] = self.score_candidates(q)
+        return out
+
+    # ------------------------------------------------------------------ persistence
+    def _arrays(self) -> dict[str, np.ndarray]:
+        assert self.side is not None
+        weights = {f"w_{k}": v.detach().cpu().numpy() for k, v in self.tower.state_dict().items()}
+        return {"mean": self.mean, "std": self.std, **weights, **self.side.arrays()}
+
+    def _load_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        self.mean, self.std = arrays["mean"], arrays["std"]
+        self.side = ItemSide.from_arrays(arrays)
+        self.tower = Tower(len(NAMES), self.params.hidden)
+        state = {k[2:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("w_")}
+        self.tower.load_state_dict(state)
+        self.tower.eval()
+
+
+def _realign(side: ItemSide, source, target) -> ItemSide:
+    """Item side data re-indexed onto another item index (unknown items: neutral values)."""
+    idx = source.index(target.ids)
+    ok = idx >= 0
+    genres = side.genres[idx.clip(0)].tolil()
+    for row in np.flatnonzero(~ok):
+        genres.rows[row], genres.data[row] = [], []
+    year = np.where(ok, side.year[idx.clip(0)], np.nan).astype(np.float32)
+    log_pop = np.where(ok, side.log_pop[idx.clip(0)], 0.0).astype(np.float32)
+    pct = np.where(ok, side.pop_pct[idx.clip(0)], 0.0).astype(np.float32)
+    return ItemSide(genres.tocsr(), year, log_pop, pct)

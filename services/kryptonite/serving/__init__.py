@@ -1,0 +1,1 @@
+"""The served two-stage pipeline, one path for live requests, precompute and evaluation."""
