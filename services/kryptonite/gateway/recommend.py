@@ -235,10 +235,13 @@ class Recommender:
         return ranked_items[:n], None, f"{version}+{ranked.model_version}"
 
     async def _candidates(self, ctx: UserContext, sources: list[int], limit: int):
+        """Stage one. A single-source row ("because you liked") seeds only from movies the
+        user liked; the blend sends the whole history, as its ranker was trained on."""
+        recent = [m for m in ctx.recent if m not in ctx.low_rated] if sources else ctx.recent
         return await self.state.candidates.get_candidates(
             candidates_pb2.GetCandidatesRequest(
                 user_id=ctx.user_id,
-                recent_movie_ids=ctx.recent,
+                recent_movie_ids=recent,
                 list_movie_ids=ctx.listed,
                 limit=limit,
                 sources=[candidates_pb2.SourceQuota(source=s, limit=limit) for s in sources],

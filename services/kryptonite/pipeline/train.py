@@ -17,20 +17,24 @@ from kryptonite.models.item2item import ItemKNN, ItemRidge
 from kryptonite.models.mf import ExplicitMF, ImplicitMF
 from kryptonite.models.ncf.model import NCF
 from kryptonite.models.popularity import Popularity
+from kryptonite.serving.config import ServedConfig
 from kryptonite.store.artifacts import ArtifactStore, Manifest
 
 
-def production_models(seed: int = 42) -> dict[str, Callable[[], Recommender]]:
+def production_models(
+    seed: int = 42, served: ServedConfig | None = None
+) -> dict[str, Callable[[], Recommender]]:
     """The served models with hyperparameters chosen on the validation split; the
-    stage-two ranker last (it trains on these models' own candidates)."""
+    stage-two ranker last (it trains on these models' own candidates, retrieved with the
+    deployed pipeline settings ``served``)."""
     from kryptonite.models.ranker.model import StageTwoRanker
-    from kryptonite.serving.config import ServedConfig
     from kryptonite.serving.stage1 import stage1_builder
 
     stage1 = stage1_models(seed)
+    config = served or ServedConfig()
     return {
         **stage1,
-        "ranker": lambda: StageTwoRanker(stage1=stage1_builder(stage1, ServedConfig()), seed=seed),
+        "ranker": lambda: StageTwoRanker(stage1=stage1_builder(stage1, config), seed=seed),
     }
 
 

@@ -35,7 +35,7 @@ class RankingModel:
     and normalised item vectors (MMR)."""
 
     ranker: StageTwoRanker
-    ncf: NCF
+    ncf: NCF | None  # None only offline (the evaluation of the blend needs no NeuMF)
     item_vecs: np.ndarray
     fold_in_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -55,8 +55,8 @@ def build_ranking(models: Mapping[str, Recommender]) -> RankingModel:
     mf = models["mf_implicit"]
     vecs = np.asarray(mf.item_factors, np.float32)  # type: ignore[attr-defined]
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
-    ncf = models["ncf"]
-    assert isinstance(ncf, NCF)
+    ncf = models.get("ncf")
+    assert ncf is None or isinstance(ncf, NCF)
     model = RankingModel(ranker, ncf, vecs)
     warm_up(model)
     return model
@@ -78,7 +78,7 @@ def warm_up(model: RankingModel, batch: int = 300) -> None:
         recent=(),
         listed=(int(items[0]),),
     )
-    for which in (STAGE_TWO, NEUMF):
+    for which in (STAGE_TWO, NEUMF) if model.ncf is not None else (STAGE_TWO,):
         rank(model, RankQuery(**{**query.__dict__, "model": which}))
 
 
@@ -134,6 +134,8 @@ def neumf_relevance(model: RankingModel, q: RankQuery) -> tuple[np.ndarray, str]
     """NeuMF scores: a known user's trained embeddings, else a fold-in of the request's
     history and list; the retrieval scores when there is neither."""
     ncf = model.ncf
+    if ncf is None:
+        return q.retrieval_scores.astype(np.float32), "no_neumf"
     uidx = int(ncf.users.index([q.user_id])[0]) if q.user_id > 0 else -1
     if uidx >= 0:
         vecs = [t.weight[uidx : uidx + 1].detach() for t in ncf.module.user_embeddings()]

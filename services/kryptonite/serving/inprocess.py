@@ -80,7 +80,10 @@ def from_models(
     """Services over models already in memory (``versions``: type -> version label)."""
 
     def holder(types, build):
-        return _Fixed(Loaded(build({t: models[t] for t in types}), {t: versions[t] for t in types}))
+        present = [t for t in types if t in models]
+        return _Fixed(
+            Loaded(build({t: models[t] for t in present}), {t: versions[t] for t in present})
+        )
 
     return LocalServices(
         LocalCandidates(CandidatesServicer(holder(CANDIDATE_TYPES, build_models))),

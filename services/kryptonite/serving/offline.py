@@ -107,12 +107,16 @@ class ServedPipeline:
         """Movie ids of each user's served list (at most ``n``)."""
         return asyncio.run(self._lists(states, n, strategy))
 
-    def candidates(self, states: Sequence[UserState]) -> list[list[int]]:
-        """Stage one's candidates for each user, as the gateway asks for them."""
-        return asyncio.run(self._candidates(states))
+    def candidates(self, states: Sequence[UserState], n: int | None = None) -> list[list[int]]:
+        """Stage one's candidates for each user, as the gateway asks for them (``n`` of them:
+        default the deployed count)."""
+        return asyncio.run(self._candidates(states, n))
 
-    async def _open(self) -> tuple[Recommender, object]:
-        state = open_state(self.settings, self.services)
+    async def _open(self, candidates: int | None = None) -> tuple[Recommender, object]:
+        settings = self.settings
+        if candidates is not None:
+            settings = settings.model_copy(update={"gateway_candidates": candidates})
+        state = open_state(settings, self.services)
         state.catalog.popular = self.popular
         state.catalog.model_version = "offline"
         state.catalog.loaded = True
@@ -132,8 +136,8 @@ class ServedPipeline:
         finally:
             await state.close()  # type: ignore[attr-defined]
 
-    async def _candidates(self, states) -> list[list[int]]:
-        rec, state = await self._open()
+    async def _candidates(self, states, n: int | None) -> list[list[int]]:
+        rec, state = await self._open(n)
         try:
             out = []
             for s in states:

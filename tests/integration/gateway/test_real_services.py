@@ -128,3 +128,63 @@ async def test_every_strategy_through_real_services(real_api: httpx.AsyncClient)
     assert not similar["degraded"] and len(similar["items"]) == 5
     ready = (await real_api.get("/readyz")).json()
     assert set(ready["checks"].values()) == {"ok"}, ready
+
+
+def _similarity(artifacts: Path):
+    """sim(anchor, card) > 0 by any similarity a reason may rest on (the item-item
+    regression, item-to-item neighbours, content cosine) of the served models."""
+    from kryptonite.store.artifacts import LocalArtifactStore
+
+    store = LocalArtifactStore(artifacts)
+    ridge, _ = store.load("item_ridge")
+    knn, _ = store.load("item2item")
+    content, _ = store.load("content")
+
+    def related(anchor: int, card: int) -> bool:
+        a, c = knn.items.index([anchor, card])
+        if a < 0 or c < 0:
+            return False
+        if knn.sim[a, c] > 0 or knn.sim[c, a] > 0:
+            return True
+        support = {int(i): k for k, i in enumerate(ridge.support)}
+        if a in support and c in support and ridge.b[support[a], support[c]] > 0:
+            return True
+        return float((content.x[a] @ content.x[c].T).toarray()[0, 0]) >= 0.1
+
+    return related
+
+
+async def test_reasons_name_true_and_similar_anchors(
+    real_stack: tuple[httpx.AsyncClient, Settings], artifacts: Path
+) -> None:
+    """ "Because you added X" only for a listed X, "watched" only for a watched/rated one,
+    never a movie rated low or taken off the list, and X is similar to the card."""
+    api, _ = real_stack
+    _, auth = await sign_up(api)
+    listed, liked, disliked, removed = [1, 2355, 6377], 4886, 2081, 3114
+    for movie in [*listed, removed]:
+        assert (await api.put(f"/me/list/{movie}", headers=auth)).status_code == 204
+    for movie, stars in ((liked, 5.0), (disliked, 1.5)):
+        reply = await api.put(f"/me/ratings/{movie}", json={"rating": stars}, headers=auth)
+        assert reply.status_code == 200, reply.text
+    assert (await api.delete(f"/me/list/{removed}", headers=auth)).status_code == 204
+    related = _similarity(artifacts)
+    anchored = 0
+    for strategy in ("blend", "item2item", "content", "cf", "ncf"):
+        reply = await api.get(
+            "/me/recommendations", params={"strategy": strategy, "limit": 20}, headers=auth
+        )
+        assert reply.status_code == 200, reply.text
+        items = reply.json()["items"]
+        assert removed not in {i["movie_id"] for i in items}, strategy
+        for item in items:
+            anchor = item["anchor_movie_id"]
+            if item["reason"].startswith("Because you added"):
+                assert anchor in listed, (strategy, item)
+            elif item["reason"].startswith("Because you watched"):
+                assert anchor == liked, (strategy, item)
+            assert anchor not in (disliked, removed), (strategy, item)
+            if anchor:
+                anchored += 1
+                assert related(anchor, item["movie_id"]), (strategy, item)
+    assert anchored >= 20, "reasons should name anchors for most personalised cards"

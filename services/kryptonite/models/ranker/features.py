@@ -25,7 +25,7 @@ from kryptonite.models.popularity import Popularity
 #: ``CandidateSource`` numbers; kept here so the model package does not import the RPC layer.
 SOURCE_CODES = (1, 2, 3, 4, 5)  # mf, item2item, content, popular, item_ridge
 #: Scores whose scale depends on the user: they also enter as within-set rank.
-RANKED = ("ridge", "i2i", "mf", "content")
+RANKED = ("ridge", "ridge_flat", "i2i", "mf", "content")
 NAMES = (
     *RANKED,
     *(f"{n}_rank" for n in RANKED),
@@ -164,17 +164,20 @@ def features(fm: FeatureModels, q: UserQuery) -> np.ndarray:
     ordered = _ordered(np.asarray(q.history, np.int64), fm.items)
     uidx = fm.mf.users.index([q.user_id])[0] if q.user_id > 0 else -1
     cols: dict[str, np.ndarray] = {}
-    ridge_hist = fm.ridge.prepare_history(ordered)
-    b_rows = ridge_hist[:, fm.ridge.support]
-    ridge = np.zeros(n, np.float32)
+    binary = ordered.copy()
+    binary.data[:] = 1.0
     support_pos = np.searchsorted(fm.ridge.support, ci)
     in_support = (support_pos < len(fm.ridge.support)) & (
         fm.ridge.support[support_pos.clip(0, len(fm.ridge.support) - 1)] == ci
     )
-    if b_rows.nnz and in_support.any():
-        sub = fm.ridge.b[:, support_pos[in_support]]
-        ridge[in_support] = np.asarray(b_rows @ sub).ravel()
-    cols["ridge"] = ridge
+    sub = fm.ridge.b[:, support_pos[in_support]] if in_support.any() else None
+    # "what next" (recency-weighted history) and "what else" (every movie alike)
+    for name, hist in (("ridge", fm.ridge.prepare_history(ordered)), ("ridge_flat", binary)):
+        rows = hist[:, fm.ridge.support]
+        col = np.zeros(n, np.float32)
+        if rows.nnz and sub is not None:
+            col[in_support] = np.asarray(rows @ sub).ravel()
+        cols[name] = col
     i2i_hist = fm.i2i.prepare_history(ordered)
     cols["i2i"] = np.asarray((i2i_hist @ fm.i2i.sim[:, ci]).todense()).ravel()
     mf_hist = fm.mf.prepare_history(ordered)
@@ -185,8 +188,6 @@ def features(fm: FeatureModels, q: UserQuery) -> np.ndarray:
     else:
         uvec = np.zeros(fm.mf.item_factors.shape[1], np.float32)
     cols["mf"] = fm.mf.item_factors[ci] @ uvec
-    binary = ordered.copy()
-    binary.data[:] = 1.0
     profile = fm.content.profiles(binary)
     cols["content"] = np.asarray((fm.content.x[ci] @ profile.T).todense()).ravel()
     for name in RANKED:

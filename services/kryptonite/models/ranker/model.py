@@ -13,6 +13,7 @@ adds and ratings move the ranking without retraining.
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,7 +48,10 @@ Stage1Builder = Callable[[TrainData], tuple[FeatureModels, CandidateFn]]
 @dataclass
 class RankerParams(base.Params):
     hidden: list[int] = field(default_factory=lambda: [64, 32])
-    epochs: int = 40
+    #: Most epochs; training keeps the epoch with the best loss on held-out users.
+    epochs: int = 60
+    #: Share of candidate sets (by user) held out to pick the epoch.
+    validation: float = 0.15
     lr: float = 3e-3
     weight_decay: float = 1e-5
     #: Interactions per user held out: the ranker's positives, one candidate set per
@@ -62,7 +66,8 @@ class RankerParams(base.Params):
 
 
 class Tower(nn.Module):
-    """NCF's MLP tower: standardised features -> ReLU layers -> one logit."""
+    """NCF's MLP tower over standardised features, beside a linear ("wide") term of the
+    same features: the linear part learns fast from few users, the tower the interactions."""
 
     def __init__(self, n_features: int, hidden: list[int]) -> None:
         super().__init__()
@@ -73,9 +78,10 @@ class Tower(nn.Module):
             width = h
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        self.wide = nn.Linear(n_features, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(-1)
+        return (self.net(x) + self.wide(x)).squeeze(-1)
 
 
 def holdout_split(
@@ -157,8 +163,8 @@ class StageTwoRanker(base.Recommender):
         if self.progress is not None:
             self.progress(text)
 
-    def _groups(self, fm, candidates_of, rest, held, users) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(features, labels) per (user, held-out step) whose positives stage one found."""
+    def _groups(self, fm, candidates_of, rest, held, users) -> list:
+        """(user, features, labels) per (user, held-out step) whose positive stage one found."""
         order = ["user_id", "timestamp", "movie_id"]
         hist = rest.sort_values(order, kind="stable")
         by_user = {int(u): g.to_numpy(np.int64) for u, g in hist.groupby("user_id")["movie_id"]}
@@ -179,47 +185,65 @@ class StageTwoRanker(base.Recommender):
                 if labels.sum() == 0:
                     continue
                 x = features(fm, UserQuery(int(user), seen_by_ranker, ids, sources))
-                out.append((x, labels))
+                out.append((int(user), x, labels))
             if n % 100 == 0 or n == len(users):
                 self._say(f"candidate sets: {n:,}/{len(users):,} users")
         self._say(f"{len(out):,} of {tried:,} candidate sets hold their positive")
         return out
 
-    def _train(self, groups: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    def _train(self, groups: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
         p = self.params
         torch.manual_seed(p.seed)
         if not groups:
             raise ValueError("no user's held-out movie was among the stage-one candidates")
-        stacked = np.concatenate([x for x, _ in groups])
+        stacked = np.concatenate([x for _, x, _ in groups])
         self.mean = stacked.mean(axis=0).astype(np.float32)
         self.std = np.maximum(stacked.std(axis=0), 1e-6).astype(np.float32)
-        width = max(len(x) for x, _ in groups)
-        g = len(groups)
-        x_all = np.zeros((g, width, len(NAMES)), np.float32)
-        y_all = np.zeros((g, width), np.float32)
-        m_all = np.zeros((g, width), bool)
-        for i, (x, y) in enumerate(groups):
-            x_all[i, : len(x)] = (x - self.mean) / self.std
-            y_all[i, : len(y)] = y
-            m_all[i, : len(y)] = True
-        xs, ys, ms = map(torch.from_numpy, (x_all, y_all, m_all))
+        xs, ys, ms = self._pad(groups)
+        users = np.unique([u for u, _, _ in groups])
+        rng = np.random.default_rng(p.seed)
+        held = set(rng.choice(users, int(len(users) * p.validation), replace=False).tolist())
+        val = torch.from_numpy(np.asarray([u in held for u, _, _ in groups]))
+        train_idx = torch.nonzero(~val).flatten()
+        val_idx = torch.nonzero(val).flatten()
         self.tower = Tower(len(NAMES), p.hidden)
         opt = torch.optim.Adam(self.tower.parameters(), lr=p.lr, weight_decay=p.weight_decay)
         gen = torch.Generator().manual_seed(p.seed)
-        batch = 64
+        best, best_state, batch = float("inf"), None, 64
         for epoch in range(p.epochs):
-            order = torch.randperm(g, generator=gen)
-            total = 0.0
-            for lo in range(0, g, batch):
+            self.tower.train()
+            order = train_idx[torch.randperm(len(train_idx), generator=gen)]
+            for lo in range(0, len(order), batch):
                 idx = order[lo : lo + batch]
                 loss = listwise_loss(self.tower(xs[idx]), ys[idx], ms[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-                total += float(loss.detach()) * len(idx)
+            self.tower.eval()
+            with torch.no_grad():
+                check = val_idx if len(val_idx) else train_idx
+                score = float(listwise_loss(self.tower(xs[check]), ys[check], ms[check]))
+            if score < best:
+                best, best_state = score, copy.deepcopy(self.tower.state_dict())
             if (epoch + 1) % 10 == 0 or epoch == p.epochs - 1:
-                self._say(f"epoch {epoch + 1}/{p.epochs} loss {total / g:.4f}")
+                self._say(f"epoch {epoch + 1}/{p.epochs}: held-out loss {score:.4f}")
+        if best_state is not None:
+            self.tower.load_state_dict(best_state)
         self.tower.eval()
+        self._say(f"kept the epoch with held-out loss {best:.4f}")
+
+    def _pad(self, groups) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Candidate sets as (groups x width x features), labels and masks."""
+        width = max(len(x) for _, x, _ in groups)
+        g = len(groups)
+        x_all = np.zeros((g, width, len(NAMES)), np.float32)
+        y_all = np.zeros((g, width), np.float32)
+        m_all = np.zeros((g, width), bool)
+        for i, (_, x, y) in enumerate(groups):
+            x_all[i, : len(x)] = (x - self.mean) / self.std
+            y_all[i, : len(y)] = y
+            m_all[i, : len(y)] = True
+        return torch.from_numpy(x_all), torch.from_numpy(y_all), torch.from_numpy(m_all)
 
     # ------------------------------------------------------------------ serving
     def bind(self, fm: FeatureModels) -> StageTwoRanker:
