@@ -48,3 +48,36 @@ def random_split(
     rng = np.random.default_rng(seed)
     mask = rng.random(len(ratings)) < test_fraction
     return ratings[~mask].reset_index(drop=True), ratings[mask].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class RandomSplit:
+    """Per user, a random share of interactions held out (the "what else" protocol)."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame  # several rows per evaluated user
+
+
+def random_per_user(
+    ratings: pd.DataFrame,
+    test_fraction: float = 0.25,
+    seed: int = 42,
+    min_interactions: int = 4,
+) -> RandomSplit:
+    """Seeded per-user split (MS Recommenders' ``python_stratified_split`` shape).
+
+    Each user with at least ``min_interactions`` rows gets ``round(n * test_fraction)``
+    (at least one) of them, drawn at random, held out; other users stay wholly in train.
+    The draw depends only on the seed and the rows, not on their order.
+    """
+    frame = ratings.sort_values(["user_id", "movie_id", "timestamp"], kind="stable")
+    frame = frame.reset_index(drop=True)
+    rng = np.random.default_rng(seed)
+    key = rng.random(len(frame))
+    order = pd.Series(key).groupby(frame["user_id"].to_numpy()).rank(method="first").to_numpy()
+    size = frame.groupby("user_id")["movie_id"].transform("size").to_numpy()
+    n_test = np.maximum(np.round(size * test_fraction), 1)
+    test = (size >= min_interactions) & (order <= n_test)
+    return RandomSplit(
+        train=frame[~test].reset_index(drop=True), test=frame[test].reset_index(drop=True)
+    )
