@@ -4,6 +4,8 @@
   validation; full ranking over all unseen items.
 * **random_75_25** ("what else"): per user a seeded random 25% of interactions is test,
   and 25% of the rest is validation; ranking over all unseen items.
+* **random_75_25_ml100k_style**: the same on an ML-100k-shaped subset (1,682 most-rated
+  movies, users with >= 20 of them), measured with the settings chosen on the two above.
 
 Every model (ours and the external baselines) tries each configuration of its grid on the
 validation rows of both protocols and keeps the one with the best mean relative NDCG@10
@@ -18,6 +20,7 @@ and an entry that fails is recorded under ``errors`` without stopping the run.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -46,7 +49,7 @@ from kryptonite.pipeline.train import production_models
 log = logging.getLogger(__name__)
 
 Factory = Callable[[], Recommender]
-LLO, RANDOM = "leave_last_out", "random_75_25"
+LLO, RANDOM, ML100K = "leave_last_out", "random_75_25", "random_75_25_ml100k_style"
 PRIMARY = "ndcg@10"
 CANDIDATE_NS = (100, 300)
 HEARTBEAT_SECONDS = 10.0
@@ -96,6 +99,7 @@ class Protocol:
     description: str
     select: Fold  # validation (model selection)
     final: Fold  # test
+    selection: bool = True  # False: only measured with the settings chosen on the others
 
 
 @contextmanager
@@ -106,7 +110,9 @@ def heartbeat(label: str, enabled: bool, every: float = HEARTBEAT_SECONDS) -> It
 
     def beat() -> None:
         while not stop.wait(every):
-            tqdm.write(f"evaluate: {label} ... {time.perf_counter() - start:.0f} s")
+            tqdm.write(
+                f"evaluate: {label} ... {time.perf_counter() - start:.0f} s", file=sys.stderr
+            )
 
     thread = threading.Thread(target=beat, daemon=True) if enabled else None
     if thread:
@@ -119,28 +125,32 @@ def heartbeat(label: str, enabled: bool, every: float = HEARTBEAT_SECONDS) -> It
             thread.join()
 
 
-def build_protocols(data: TrainData, seed: int) -> list[Protocol]:
-    """Both splits over one shared user/item index."""
+def build_protocols(data: TrainData, seed: int, ml100k: bool = True) -> list[Protocol]:
+    """Both splits over one shared user/item index (+ the ML-100k-style check)."""
     ratings = data.ratings
     users = IdMap.from_ids(ratings["user_id"].to_numpy())
 
-    def fold(train: pd.DataFrame, held_out: pd.DataFrame) -> Fold:
+    def fold(
+        train: pd.DataFrame, held_out: pd.DataFrame, u: IdMap = users, i: IdMap | None = None
+    ) -> Fold:
+        items = i or data.item_map
+        keep = data.movies["movie_id"].isin(items.ids) if len(data.movies) else slice(None)
         td = TrainData(
             train,
-            movies=data.movies,
+            movies=data.movies[keep] if len(data.movies) else data.movies,
             tags=data.tags,
             genome_tags=data.genome_tags,
             genome_scores=data.genome_scores,
             overviews=data.overviews,
-            users=users,
-            items=data.item_map,
+            users=u,
+            items=items,
         )
         return Fold(td, td.ordered_matrix(), held_out)
 
     llo = splits.leave_last_out(ratings)
     rnd = splits.random_per_user(ratings, 0.25, seed)
     inner = splits.random_per_user(rnd.train, 0.25, seed + 1)
-    return [
+    out = [
         Protocol(
             LLO,
             "temporal leave-last-out, full ranking over all unseen items",
@@ -155,6 +165,23 @@ def build_protocols(data: TrainData, seed: int) -> list[Protocol]:
             fold(rnd.train, rnd.test),
         ),
     ]
+    small = splits.ml100k_style(ratings)
+    if ml100k and len(small):
+        s = splits.random_per_user(small, 0.25, seed)
+        u, i = IdMap.from_ids(small["user_id"]), IdMap.from_ids(small["movie_id"])
+        final = fold(s.train, s.test, u, i)
+        out.append(
+            Protocol(
+                ML100K,
+                "random_75_25 on an ML-100k-shaped subset of the data (the 1,682 most-rated "
+                "movies, users with >= 20 ratings of them); settings chosen on the two "
+                "protocols above; compare with published ML-100k figures with care",
+                final,
+                final,
+                selection=False,
+            )
+        )
+    return out
 
 
 def measure(scorer: Recommender | Any, proto: Protocol, fold: Fold) -> protocols.PerUser:
@@ -262,7 +289,7 @@ class Run:
 
     def fail(self, name: str, exc: BaseException) -> None:
         log.error("evaluate: %s failed\n%s", name, traceback.format_exc())
-        tqdm.write(f"evaluate: {name} failed: {type(exc).__name__}: {exc}")
+        tqdm.write(f"evaluate: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         self.result["errors"][name] = f"{type(exc).__name__}: {exc}"
 
     def write(self, plots: bool = False) -> None:
@@ -289,7 +316,7 @@ def _evaluate_model(
     params: list[dict[str, Any]] = []
     for c, factory in enumerate(candidates):
         row, val_row = {}, {}
-        for proto in protos:
+        for proto in [p for p in protos if p.selection]:
             label = f"{name} candidate {c + 1}/{len(candidates)} on {proto.name} validation"
             model, _ = _fit(factory, proto.select.train, label, progress)
             val = measure(model, proto, proto.select).means()
@@ -345,13 +372,16 @@ def evaluate(
     progress: bool = True,
     n_boot: int = stats.N_BOOT,
     rating_models: bool = True,
+    ml100k_check: bool = True,
 ) -> dict[str, Any]:
     """Run every protocol; write metrics.json/metrics.md (after each entry) and PNGs.
 
     ``rankers``: extra entries that are not ``Recommender`` models, e.g. the served
-    pipeline: ``{"served": lambda train: MyRanker(train)}`` (see ``scorers.py``).
+    pipeline: ``{"served": lambda train: MyRanker(train)}`` (see ``scorers.py``); each is
+    built once per protocol from that protocol's training rows.
+    ``ml100k_check``: also measure the chosen settings on an ML-100k-shaped subset.
     """
-    protos = build_protocols(data, seed)
+    protos = build_protocols(data, seed, ml100k=ml100k_check)
     run = Run(dataset, protos, out, seed, n_boot)
     grids = grids or candidate_grids(seed)
     entries = [(n, g, None) for n, g in grids.items()]

@@ -180,3 +180,13 @@ def test_evaluate_ranker_entry_intervals_paired_and_failures(tiny: TrainData, tm
     assert (
         "served" in result["models"] and "## random_75_25" in (tmp_path / "metrics.md").read_text()
     )
+
+
+def test_ml100k_style_keeps_most_rated_items_and_active_users() -> None:
+    ratings = _frame({1: 30, 2: 25, 3: 5})  # movie m is rated by every user with >= m rows
+    small = splits.ml100k_style(ratings, n_items=10, min_user=20)
+    assert small.empty  # nobody keeps 20 ratings among the 10 most-rated movies
+    small = splits.ml100k_style(ratings, n_items=10, min_user=5)
+    assert set(small.movie_id) == set(range(1, 11)) and set(small.user_id) == {1, 2, 3}
+    small = splits.ml100k_style(ratings, n_items=26, min_user=20)
+    assert set(small.user_id) == {1, 2} and small.movie_id.max() == 26

@@ -81,3 +81,15 @@ def random_per_user(
     return RandomSplit(
         train=frame[~test].reset_index(drop=True), test=frame[test].reset_index(drop=True)
     )
+
+
+def ml100k_style(ratings: pd.DataFrame, n_items: int = 1682, min_user: int = 20) -> pd.DataFrame:
+    """An ML-100k-shaped subset of a larger MovieLens: the ``n_items`` most-rated movies
+    (ML-100k has 1,682) and the users with at least ``min_user`` ratings among them (as in
+    ML-100k). Used to compare with published ML-100k figures when only another release
+    (here ml-latest-small) is at hand; it is a look-alike, not ML-100k.
+    """
+    counts = ratings.groupby("movie_id").size().sort_values(ascending=False, kind="stable")
+    keep = ratings[ratings["movie_id"].isin(counts.index[:n_items])]
+    per_user = keep.groupby("user_id")["movie_id"].transform("size")
+    return keep[per_user >= min_user].reset_index(drop=True)
