@@ -190,3 +190,17 @@ def test_ml100k_style_keeps_most_rated_items_and_active_users() -> None:
     assert set(small.movie_id) == set(range(1, 11)) and set(small.user_id) == {1, 2, 3}
     small = splits.ml100k_style(ratings, n_items=26, min_user=20)
     assert set(small.user_id) == {1, 2} and small.movie_id.max() == 26
+
+
+def test_heartbeat_reports_while_a_long_step_runs(capsys) -> None:
+    import time
+
+    from kryptonite.pipeline.evaluate import heartbeat
+
+    with heartbeat("fitting slow model", True, every=0.05):
+        time.sleep(0.3)
+    beats = capsys.readouterr().err.count("evaluate: fitting slow model ...")
+    assert beats >= 3
+    with heartbeat("quiet", False, every=0.01):
+        time.sleep(0.05)
+    assert "quiet" not in capsys.readouterr().err
