@@ -204,3 +204,33 @@ def test_heartbeat_reports_while_a_long_step_runs(capsys) -> None:
     with heartbeat("quiet", False, every=0.01):
         time.sleep(0.05)
     assert "quiet" not in capsys.readouterr().err
+
+
+def test_id_helpers_round_trip_through_a_movie_id_ranker(tiny: TrainData) -> None:
+    from kryptonite.models.evaluation.scorers import history_movie_ids, lists_to_indices
+
+    split = splits.leave_last_out(tiny.ratings)
+    train = TrainData(split.train, users=tiny.user_map, items=tiny.item_map)
+    hist = train.ordered_matrix()
+    model = ItemKNN(neighbours=20).fit(train)
+    first = split.train[split.train.user_id == 1].sort_values("timestamp").movie_id.tolist()
+    assert history_movie_ids(hist[[0]], tiny.item_map)[0].tolist() == first
+
+    class ByMovieId:  # how a serving pipeline that speaks movie ids plugs in
+        def rank(self, users, history, k):
+            lists = [
+                [m for m, _ in model.recommend(None, ids, k)]
+                for ids in history_movie_ids(history, tiny.item_map)
+            ]
+            return lists_to_indices(lists, tiny.item_map, k)
+
+    via_ids = protocols.leave_last_out_lists(
+        ByMovieId(), hist, split.validation, tiny.user_map, tiny.item_map
+    )
+    direct = protocols.leave_last_out_lists(
+        ModelRanker(model), hist, split.validation, tiny.user_map, tiny.item_map
+    )
+    assert np.allclose(via_ids.values["ndcg@10"], direct.values["ndcg@10"])
+    assert lists_to_indices([[999, 2]], tiny.item_map, 3).tolist() == [
+        [-1, int(tiny.item_map.index([2])[0]), -1]
+    ]

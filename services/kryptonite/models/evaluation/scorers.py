@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from kryptonite.models import base
-from kryptonite.models.data import TrainData
+from kryptonite.models.data import IdMap, TrainData
 
 
 @runtime_checkable
@@ -92,3 +92,23 @@ class ModelRanker:
 def model_factory(make: Callable[[], base.Recommender]) -> RankerFactory:
     """A ``RankerFactory`` that fits ``make()`` on the split's train rows."""
     return lambda train: ModelRanker(make().fit(train))
+
+
+def history_movie_ids(history: sp.csr_matrix, items: IdMap) -> list[np.ndarray]:
+    """Each row's external movie ids, oldest first (what ``Recommender.recommend`` and the
+    serving path take), from an ordered history (1 = most recent)."""
+    out = []
+    for row in range(history.shape[0]):
+        lo, hi = history.indptr[row], history.indptr[row + 1]
+        idx, order = history.indices[lo:hi], history.data[lo:hi]
+        out.append(items.id_of(idx[np.argsort(-order, kind="stable")]))
+    return out
+
+
+def lists_to_indices(movie_lists: list[list[int]] | list[np.ndarray], items: IdMap, k: int):
+    """Ranked external movie id lists -> n x k dense item indices (-1: unknown or padding)."""
+    out = np.full((len(movie_lists), k), -1, np.int64)
+    for row, ids in enumerate(movie_lists):
+        idx = items.index(np.asarray(list(ids), np.int64)[:k]) if len(ids) else np.empty(0)
+        out[row, : len(idx)] = idx
+    return out
