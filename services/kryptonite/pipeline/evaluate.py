@@ -247,6 +247,7 @@ class Run:
             },
             "grid": {},
             "errors": {},
+            "seconds": {},  # wall time of each entry: grid, refits, scoring
         }
 
     def add(self, name: str, proto: Protocol, per_user: protocols.PerUser, single: bool) -> None:
@@ -389,6 +390,7 @@ def evaluate(
     bar = tqdm(entries, desc="evaluate", unit="entry", disable=not progress)
     for name, grid, factory in bar:
         bar.set_postfix_str(name)
+        started = time.perf_counter()
         try:
             if grid is not None:
                 _evaluate_model(run, name, grid, seed, progress)
@@ -396,6 +398,7 @@ def evaluate(
                 _evaluate_ranker(run, name, factory, progress)
         except Exception as exc:  # one failing entry must not lose the rest
             run.fail(name, exc)
+        run.result["seconds"][name] = round(time.perf_counter() - started, 1)
         run.write()
     if rating_models:
         _rating_models(run, data, seed, progress)
