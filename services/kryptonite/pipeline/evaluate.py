@@ -66,10 +66,8 @@ def candidate_grids(seed: int = 42, quick: bool = False) -> dict[str, list[Facto
     grids.pop("mf_explicit")  # rating model: evaluated by RMSE/MAE below
     grids["content"].append(lambda: ContentModel(popularity_weight=0.5, recency_half_life=0.0))
     grids["item2item"].append(lambda: ItemKNN(alpha=0.7, shrink=10.0, recency_half_life=0.0))
-    grids["item_ridge"] += [
-        lambda: ItemRidge(l2=100.0, recency_half_life=0.0, min_count=2),
-        lambda: ItemRidge(l2=300.0, recency_half_life=0.0, min_count=2),
-    ]
+    # l2 300 without recency was tried too: within 0.002 NDCG@10 of l2 100 on both protocols
+    grids["item_ridge"].append(lambda: ItemRidge(l2=100.0, recency_half_life=0.0, min_count=2))
     grids["mf_implicit"].append(lambda: ImplicitMF(alpha=10.0, recency_half_life=0.0, seed=seed))
     grids["baseline_als"] = [
         lambda f=f, r=r: ImplicitALS(factors=f, regularization=r, alpha=10.0, seed=seed)
