@@ -56,14 +56,21 @@ def evaluate_command(
     out: Annotated[Path, typer.Option("--out", help="Report directory")],
     dataset: DatasetOpt = "ml-latest-small",
     data_dir: DataDirOpt = None,
+    personas: Annotated[
+        bool, typer.Option("--personas", help="Also write OUT/personas.md (taste coherence)")
+    ] = False,
 ) -> None:
     """Offline evaluation of every model and baseline; writes OUT/metrics.json, .md, PNGs."""
     from kryptonite.pipeline.evaluate import evaluate
 
-    result = evaluate(
-        load_train_data(dataset, data_dir), dataset=dataset, out=out, seed=get_settings().seed
-    )
+    data = load_train_data(dataset, data_dir)
+    result = evaluate(data, dataset=dataset, out=out, seed=get_settings().seed)
     typer.echo(json.dumps(result["models"], indent=1))
+    if personas:
+        from kryptonite.models.evaluation.personas import benchmark
+
+        (out / "personas.md").write_text(benchmark(data, seed=get_settings().seed))
+        typer.echo(f"personas: {out / 'personas.md'}")
 
 
 def register(app: typer.Typer) -> None:

@@ -98,5 +98,6 @@ def test_register_adds_train_and_evaluate() -> None:
     app = typer.Typer()
     register(app)
     runner = CliRunner()
-    assert "--out" in runner.invoke(app, ["evaluate", "--help"]).output
+    help_text = runner.invoke(app, ["evaluate", "--help"]).output
+    assert "--out" in help_text and "--personas" in help_text
     assert "--data-dir" in runner.invoke(app, ["train", "--help"]).output

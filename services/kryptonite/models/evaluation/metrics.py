@@ -51,3 +51,68 @@ def rmse(pred: np.ndarray, truth: np.ndarray) -> float:
 
 def mae(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(np.abs(np.asarray(pred) - np.asarray(truth))))
+
+
+# --------------------------------------------------------------------------- per user
+# The functions below return one value per user (for bootstrap intervals and paired
+# tests); ``top`` is users x k item indices, best first, -1 = no item at that position.
+
+
+def ranks_in_lists(top: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """0-based position of each row's target in its top list; ``top.shape[1]`` if absent.
+
+    ``targets`` of -1 (unknown item) never match.
+    """
+    hit = (top == targets[:, None]) & (targets[:, None] >= 0)
+    found = hit.any(axis=1)
+    return np.where(found, hit.argmax(axis=1), top.shape[1]).astype(np.int64)
+
+
+def per_user_rank_metrics(ranks: np.ndarray, k: int = 10, k_recall: int = 20):
+    """Per-user HR@k, NDCG@k, Recall@k_recall, MRR@k for one held-out item per user."""
+    r = np.asarray(ranks, dtype=np.float64)
+    return {
+        f"hr@{k}": (r < k).astype(np.float64),
+        f"ndcg@{k}": np.where(r < k, 1.0 / np.log2(r + 2.0), 0.0),
+        f"recall@{k_recall}": (r < k_recall).astype(np.float64),
+        f"mrr@{k}": np.where(r < k, 1.0 / (r + 1.0), 0.0),
+    }
+
+
+def hits_matrix(top: np.ndarray, relevant) -> np.ndarray:
+    """users x k booleans: is ``top[u, j]`` in user u's relevant set (a CSR row)."""
+    relevant = relevant.tocsr()
+    out = np.zeros(top.shape, dtype=bool)
+    for row in range(top.shape[0]):
+        rel = relevant.indices[relevant.indptr[row] : relevant.indptr[row + 1]]
+        out[row] = np.isin(top[row], rel) & (top[row] >= 0)
+    return out
+
+
+def precision_at_k(hits: np.ndarray, k: int) -> np.ndarray:
+    """Relevant items in the top k, divided by k (MS Recommenders' precision_at_k)."""
+    return hits[:, :k].sum(axis=1) / float(k)
+
+
+def recall_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Relevant items in the top k, divided by the user's number of relevant items."""
+    return hits[:, :k].sum(axis=1) / np.maximum(n_relevant, 1)
+
+
+def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Binary-gain NDCG@k: sum 1/log2(pos+2) over hits / the ideal DCG of min(|rel|, k)."""
+    discount = 1.0 / np.log2(np.arange(k) + 2.0)
+    dcg = (hits[:, :k] * discount[: hits[:, :k].shape[1]]).sum(axis=1)
+    ideal = np.cumsum(discount)[np.clip(np.minimum(n_relevant, k), 1, k) - 1]
+    return np.where(n_relevant > 0, dcg / ideal, 0.0)
+
+
+def map_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
+    """Average precision@k: sum of precision@pos at each hit / min(|rel|, k).
+
+    The denominator min(|rel|, k) is MS Recommenders' ``map_at_k`` (>= 1.2); their older
+    ``map`` divides by |rel| and is never larger.
+    """
+    h = hits[:, :k].astype(np.float64)
+    prec = np.cumsum(h, axis=1) / np.arange(1, h.shape[1] + 1)
+    return (prec * h).sum(axis=1) / np.maximum(np.minimum(n_relevant, k), 1)
