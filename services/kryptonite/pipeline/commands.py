@@ -60,16 +60,22 @@ def evaluate_command(
         bool, typer.Option("--personas", help="Also write OUT/personas.md (taste coherence)")
     ] = False,
 ) -> None:
-    """Offline evaluation of every model and baseline; writes OUT/metrics.json, .md, PNGs."""
+    """Offline evaluation of every model, baseline and the served blend (the deployed
+    pipeline in-process); writes OUT/metrics.json, .md, PNGs."""
     from kryptonite.pipeline.evaluate import evaluate
+    from kryptonite.serving.evaluation import served_factory
 
+    settings = get_settings()
     data = load_train_data(dataset, data_dir)
-    result = evaluate(data, dataset=dataset, out=out, seed=get_settings().seed)
+    served = {"served": served_factory(settings, settings.seed)}
+    result = evaluate(data, dataset=dataset, out=out, seed=settings.seed, rankers=served)
     typer.echo(json.dumps(result["models"], indent=1))
     if personas:
         from kryptonite.models.evaluation.personas import benchmark
+        from kryptonite.serving.evaluation import served_rows
 
-        (out / "personas.md").write_text(benchmark(data, seed=get_settings().seed))
+        rows = served_rows(data, settings, settings.seed)
+        (out / "personas.md").write_text(benchmark(data, recommend=rows, seed=settings.seed))
         typer.echo(f"personas: {out / 'personas.md'}")
 
 

@@ -12,10 +12,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from kryptonite.config import Settings
+from kryptonite.gateway.schemas import Strategy
 from kryptonite.models.data import TrainData
 from kryptonite.models.evaluation.scorers import history_movie_ids, lists_to_indices
 from kryptonite.serving.config import ServedConfig
-from kryptonite.serving.offline import ServedPipeline, UserState
+from kryptonite.serving.offline import ServedPipeline, ServedRows, UserState
 from kryptonite.serving.stage1 import STAGE1_TYPES
 
 
@@ -51,3 +52,16 @@ class ServedRanker:
 def served_factory(settings: Settings, seed: int = 42):
     """``RankerFactory`` of the deployed pipeline."""
     return lambda train: ServedRanker(train, settings, seed)
+
+
+#: The rows the persona benchmark reads through the served path.
+PERSONA_ROWS = (Strategy.blend, Strategy.content, Strategy.cf, Strategy.item2item, Strategy.ncf)
+
+
+def served_rows(data: TrainData, settings: Settings, seed: int = 42) -> ServedRows:
+    """Every production model fitted on ``data``; each row as the product serves it."""
+    from kryptonite.pipeline.train import production_models
+
+    factories = production_models(seed, ServedConfig.from_settings(settings))
+    models = {name: factories[name]().fit(data) for name in (*STAGE1_TYPES, "ncf", "ranker")}
+    return ServedRows(ServedPipeline(models, data.movies, settings), PERSONA_ROWS)

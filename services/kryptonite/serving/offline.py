@@ -159,3 +159,20 @@ def _context(s: UserState) -> UserContext:
         seen=set(s.seen) | set(s.listed),
         low_rated=set(s.low_rated),
     )
+
+
+class ServedRows:
+    """The served rows for a persona query (``models.evaluation.personas.Recommend``):
+    a brand-new user whose list (or ratings) are the persona's movies."""
+
+    def __init__(self, pipe: ServedPipeline, strategies: Sequence[Strategy]) -> None:
+        self.pipe, self.strategies = pipe, tuple(strategies)
+
+    def __call__(self, query) -> dict[str, list[int]]:
+        ids = [int(m) for m in query.movie_ids]  # oldest first
+        if query.ratings is None:
+            state = UserState(0, recent=(), listed=ids[::-1], seen=frozenset(ids))
+        else:
+            low = frozenset(m for m, r in zip(ids, query.ratings, strict=True) if r < 3)
+            state = UserState(0, recent=ids[::-1], seen=frozenset(ids), low_rated=low)
+        return {s.value: self.pipe.lists([state], 10, s)[0] for s in self.strategies}
