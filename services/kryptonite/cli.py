@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -67,27 +66,37 @@ def ingest(
 def demo(
     data_dir: DataDirOpt = None,
     serve: Annotated[bool, typer.Option(help="Start the services after the offline jobs.")] = True,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train even when the published models are current.")
+    ] = False,
 ) -> None:
     """The main job: migrate, ingest ml-latest-small, train, precompute, serve on loopback."""
     from kryptonite.gateway.commands import daily_update_command, precompute_command
     from kryptonite.pipeline.commands import train_command
-    from kryptonite.supervisor import SERVICES, running
+    from kryptonite.progress import step
+    from kryptonite.supervisor import SERVICES, check_ports, log_dir_for, running, watch
 
+    settings = settings_for(data_dir)
+    if serve:  # before minutes of work: a taken port fails now, in one line
+        check_ports({s: (settings.host, getattr(settings, f"{s}_port")) for s in SERVICES})
     migrate()
     ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
-    train_command(dataset="ml-latest-small", data_dir=data_dir)
-    daily_update_command(day=None, n=20, window_days=7)
-    precompute_command(shard=0, shards=1)
+    train_command(dataset="ml-latest-small", data_dir=data_dir, retrain=retrain)
+    with step("daily-update"):
+        daily_update_command(day=None, n=20, window_days=7)
+    with step("precompute"):
+        precompute_command(shard=0, shards=1)
     if not serve:
         return
-    settings = settings_for(data_dir)
     url = f"http://{settings.host}:{settings.gateway_port}"
-    with running(SERVICES, f"{url}/readyz"):
-        typer.echo(f"Kryptonite is up: {url}/  (API docs: {url}/docs). Ctrl-C stops everything.")
-        try:
-            signal.pause()
-        except KeyboardInterrupt:
-            typer.echo("stopping")
+    logs = log_dir_for(settings.home)
+    typer.echo(f"starting {', '.join(SERVICES)} (logs in {logs})")
+    try:
+        with running(SERVICES, f"{url}/readyz", log_dir=logs, say=typer.echo) as children:
+            typer.echo(f"Kryptonite is up: {url}/  (API docs: {url}/docs). Ctrl-C stops it.")
+            watch(children)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
 
 
 def main() -> None:
