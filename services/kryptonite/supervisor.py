@@ -84,10 +84,10 @@ def running(
     stall_s: float = 90.0,
     tick_s: float = 10.0,
     say: Callable[[str], None] = print,
-    env: Mapping[str, str] | None = None,
+    command: Callable[[str], list[str]] = _command,
 ) -> Iterator[list[Child]]:
-    """Start ``services`` (output to ``log_dir/<service>.log``), wait until ``ready_url``
-    reports every dependency ok, stop them all on exit."""
+    """Start ``services`` (``command(service)``, output to ``log_dir/<service>.log``), wait
+    until ``ready_url`` reports every dependency ok, stop them all on exit."""
     log_dir.mkdir(parents=True, exist_ok=True)
     children: list[Child] = []
     try:
@@ -95,11 +95,7 @@ def running(
             log = log_dir / f"{service}.log"
             with log.open("wb") as out:
                 process = subprocess.Popen(
-                    _command(service),
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=dict(env) if env is not None else None,
+                    command(service), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
                 )
             children.append(Child(service, process, log))
         wait_ready(children, ready_url, stall_s=stall_s, tick_s=tick_s, say=say)
