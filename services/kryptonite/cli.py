@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -77,8 +78,9 @@ def demo(
     from kryptonite.supervisor import SERVICES, check_ports, log_dir_for, running, watch
 
     settings = settings_for(data_dir)
+    ports = {s: (settings.host, getattr(settings, f"{s}_port")) for s in SERVICES}
     if serve:  # before minutes of work: a taken port fails now, in one line
-        check_ports({s: (settings.host, getattr(settings, f"{s}_port")) for s in SERVICES})
+        check_ports(ports)
     migrate()
     ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
     train_command(dataset="ml-latest-small", data_dir=data_dir, retrain=retrain)
@@ -90,13 +92,19 @@ def demo(
         return
     url = f"http://{settings.host}:{settings.gateway_port}"
     logs = log_dir_for(settings.home)
+    check_ports(ports)  # again: another run may have started meanwhile
     typer.echo(f"starting {', '.join(SERVICES)} (logs in {logs})")
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, as Ctrl-C does
     try:
         with running(SERVICES, f"{url}/readyz", log_dir=logs, say=typer.echo) as children:
             typer.echo(f"Kryptonite is up: {url}/  (API docs: {url}/docs). Ctrl-C stops it.")
             watch(children)
     except KeyboardInterrupt:
         typer.echo("stopped")
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:

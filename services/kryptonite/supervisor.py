@@ -45,7 +45,8 @@ class Child:
 
     def last_line(self) -> str:
         try:
-            lines = [ln for ln in self.log.read_text(errors="replace").splitlines() if ln.strip()]
+            text = self.log.read_text(errors="replace").replace("\0", "")
+            lines = [ln for ln in text.splitlines() if ln.strip()]
         except OSError:
             return ""
         return lines[-1].strip()[:200] if lines else ""
