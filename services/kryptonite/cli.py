@@ -49,8 +49,9 @@ def ingest(
     data_dir: DataDirOpt = None,
     strict: Annotated[bool, typer.Option(help="Fail on the first bad row.")] = False,
     force: Annotated[bool, typer.Option(help="Rewrite even if unchanged.")] = False,
-) -> None:
-    """Load a MovieLens data set into the configured store (idempotent, all-or-nothing)."""
+) -> bool:
+    """Load a MovieLens data set into the configured store (idempotent, all-or-nothing).
+    Returns whether the data was unchanged (nothing written)."""
     from kryptonite.datasets.ingest import ingest_dataset
 
     settings = settings_for(data_dir)
@@ -61,6 +62,7 @@ def ingest(
         rows = ", ".join(f"{name} {n:,}" for name, n in result.counts.items())
         typer.echo(f"{dataset}: loaded in {result.seconds:.1f}s: {rows}")
     typer.echo(report.summary())
+    return result.unchanged
 
 
 @app.command()
@@ -81,13 +83,18 @@ def demo(
     ports = {s: (settings.host, getattr(settings, f"{s}_port")) for s in SERVICES}
     if serve:  # before minutes of work: a taken port fails now, in one line
         check_ports(ports)
-    migrate()
-    ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
-    train_command(dataset="ml-latest-small", data_dir=data_dir, retrain=retrain)
+    with step("migrate"):
+        migrate()
+    with step("ingest"):
+        unchanged = ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
+    trained = train_command(dataset="ml-latest-small", data_dir=data_dir, retrain=retrain)
     with step("daily-update"):
         daily_update_command(day=None, n=20, window_days=7)
-    with step("precompute"):
-        precompute_command(shard=0, shards=1)
+    if unchanged and trained and all(t.reused for t in trained):
+        typer.echo("precompute: skipped, data and models unchanged since the last run")
+    else:
+        with step("precompute"):
+            precompute_command(shard=0, shards=1)
     if not serve:
         return
     url = f"http://{settings.host}:{settings.gateway_port}"

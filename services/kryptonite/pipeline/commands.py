@@ -48,16 +48,20 @@ def train_command(
     dataset: DatasetOpt = "ml-latest-small",
     data_dir: DataDirOpt = None,
     retrain: RetrainOpt = False,
-) -> None:
+) -> list:
     """Train every model and publish each as a new artifact version (a model whose data,
-    code and parameters are unchanged keeps its published version unless --retrain)."""
+    code and parameters are unchanged keeps its published version unless --retrain).
+    Returns the ``pipeline.train.Trained`` of each model."""
     from kryptonite.pipeline.reuse import prune_versions
     from kryptonite.pipeline.train import train_all
+    from kryptonite.progress import step
     from kryptonite.store.artifacts import store_from_settings
 
     settings = get_settings()
     store = store_from_settings(settings)
-    trained = train_all(load_train_data(dataset, data_dir), store, reuse=not retrain)
+    with step("loading training data"):
+        data = load_train_data(dataset, data_dir)
+    trained = train_all(data, store, reuse=not retrain)
     for t in trained:
         uri = t.manifest.uri if t.manifest else "-"
         took = "  reused" if t.reused else f"{t.fit_seconds:7.1f}s"
@@ -67,6 +71,7 @@ def train_command(
         store, types, settings.artifact_keep_versions, settings
     ).items():
         typer.echo(f"pruned {len(gone)} old {model_type} version(s)")
+    return trained
 
 
 def evaluate_command(
