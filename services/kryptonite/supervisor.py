@@ -53,9 +53,14 @@ class Child:
 
     def exited(self, when: str) -> ServiceError:
         code = self.process.returncode
+        how = (
+            f"was killed by {signal.Signals(-code).name}"
+            if code < 0 and -code in signal.valid_signals()
+            else f"exited with code {code}"
+        )
         last = self.last_line()
         detail = f": {last}" if last else ""
-        return ServiceError(f"{self.name} exited with code {code} {when}{detail} (log: {self.log})")
+        return ServiceError(f"{self.name} {how} {when}{detail} (log: {self.log})")
 
 
 def _command(service: str) -> list[str]:

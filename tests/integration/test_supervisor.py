@@ -51,7 +51,7 @@ def test_ready_children_are_yielded_then_a_death_is_named(tmp_path: Path) -> Non
         with pytest.raises(ServiceError) as err:
             watch(children, poll_s=0.1)
     message = str(err.value)
-    assert "gateway exited with code -9 after start-up" in message
+    assert message.startswith("gateway was killed by SIGKILL after start-up: listening")
     assert str(tmp_path / "gateway.log") in message and "\n" not in message
 
 
