@@ -124,9 +124,10 @@ def wait_ready(
     say: Callable[[str], None] = print,
 ) -> None:
     """Return once ``url`` reports every check ok. Raise :class:`ServiceError` when a
-    child exits, or when none has made progress for ``stall_s`` seconds."""
+    child exits, or when the children it waits for made no progress for ``stall_s``
+    seconds (only those count: a ready gateway logs every poll)."""
     start = last_progress = last_tick = time.monotonic()
-    seen = _progress(children)
+    seen: tuple | None = None
     while True:
         for child in children:
             if child.process.poll() is not None:
@@ -135,19 +136,24 @@ def wait_ready(
         if checks is not None and all(v == "ok" for v in checks.values()):
             return
         now = time.monotonic()
-        if (current := _progress(children)) != seen:
-            seen, last_progress = current, now
         waiting = _not_ready(children, checks)
+        watched = children if checks is None else [c for c in children if c.name in waiting]
+        if (current := (tuple(waiting), _progress(watched))) != seen:
+            seen, last_progress = current, now
         if now - last_progress > stall_s:
-            stuck = next((c for c in children if c.name == waiting[0]), children[-1])
+            stuck = watched[0] if checks is not None and watched else _gateway(children)
             raise ServiceError(
-                f"{stuck.name} made no progress for {stall_s:.0f}s during start-up "
-                f"(log: {stuck.log})"
+                f"{stuck.name} made no progress for {stall_s:.0f}s during start-up, waiting "
+                f"for {', '.join(waiting)} (log: {stuck.log})"
             )
         if now - last_tick >= tick_s:
             last_tick = now
             say(f"waiting for {', '.join(waiting)} ({now - start:.0f}s)")
         time.sleep(0.5)
+
+
+def _gateway(children: list[Child]) -> Child:
+    return next((c for c in children if c.name == "gateway"), children[-1])
 
 
 def _not_ready(children: list[Child], checks: dict[str, str] | None) -> list[str]:

@@ -90,9 +90,37 @@ def test_start_up_waits_while_a_child_makes_progress_and_fails_when_it_stalls(
     took = time.monotonic() - start
     assert took > 2.5, "failed while the child was still making progress"
     assert str(err.value) == (
-        f"content made no progress for 1s during start-up (log: {tmp_path / 'content.log'})"
+        "content made no progress for 1s during start-up, waiting for gateway "
+        f"(log: {tmp_path / 'content.log'})"
     )
     assert said and all(line.startswith("waiting for gateway (") for line in said)
+
+
+NOT_READY_SERVER = READY_SERVER.replace('{"database": "ok"}', '{"ranking": "not_serving"}').replace(
+    "def log_message(self, *a): pass", "def log_message(self, *a): print('GET /readyz', flush=True)"
+)
+
+
+def test_a_stalled_dependency_is_named_though_the_gateway_keeps_logging(tmp_path: Path) -> None:
+    port = _free_port()
+    commands = {
+        "ranking": [sys.executable, "-c", "import time; time.sleep(60)"],
+        "gateway": [sys.executable, "-c", NOT_READY_SERVER, str(port)],
+    }
+    with pytest.raises(ServiceError) as err:
+        with running(
+            ["ranking", "gateway"],
+            f"http://127.0.0.1:{port}/readyz",
+            log_dir=tmp_path,
+            stall_s=2.0,
+            command=commands.__getitem__,
+        ):
+            pytest.fail("must not become ready")
+    assert str(err.value) == (
+        "ranking made no progress for 2s during start-up, waiting for ranking "
+        f"(log: {tmp_path / 'ranking.log'})"
+    )
+    assert "GET /readyz" in (tmp_path / "gateway.log").read_text()
 
 
 def test_a_taken_port_is_named() -> None:
