@@ -12,11 +12,22 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade pip
 
-install: $(PY) ## venv + the package with dev extras
-	$(PY) -m pip install -e '.[dev]'
+# Extra pip options, e.g. PIP_EXTRA="--extra-index-url https://download.pytorch.org/whl/cpu"
+# (Linux without a GPU: the CPU build of torch instead of ~2.5 GB of CUDA libraries).
+PIP_EXTRA ?=
+# The demo needs only the runtime dependencies, installed once per change of pyproject.toml.
+RUNTIME := $(VENV)/.kryptonite-runtime
 
-demo: install ## install, migrate, ingest ml-latest-small, train, precompute, serve
-	$(KRYPTONITE) demo --data-dir $(DATA_DIR)
+install: $(PY) ## venv + the package with dev extras
+	$(PY) -m pip install $(PIP_EXTRA) -e '.[dev]'
+	@touch $(RUNTIME)
+
+$(RUNTIME): pyproject.toml | $(PY)
+	$(PY) -m pip install $(PIP_EXTRA) -e .
+	@touch $@
+
+demo: $(RUNTIME) ## install (runtime deps, once), migrate, ingest, train (reused when unchanged), precompute, serve
+	$(KRYPTONITE) demo --data-dir $(DATA_DIR) $(DEMO_ARGS)
 
 test: install ## unit + integration, then e2e in its own process (Playwright owns its loop)
 	$(PY) -m pytest -q tests/unit tests/integration

@@ -49,8 +49,9 @@ def ingest(
     data_dir: DataDirOpt = None,
     strict: Annotated[bool, typer.Option(help="Fail on the first bad row.")] = False,
     force: Annotated[bool, typer.Option(help="Rewrite even if unchanged.")] = False,
-) -> None:
-    """Load a MovieLens data set into the configured store (idempotent, all-or-nothing)."""
+) -> bool:
+    """Load a MovieLens data set into the configured store (idempotent, all-or-nothing).
+    Returns whether the data was unchanged (nothing written)."""
     from kryptonite.datasets.ingest import ingest_dataset
 
     settings = settings_for(data_dir)
@@ -61,33 +62,56 @@ def ingest(
         rows = ", ".join(f"{name} {n:,}" for name, n in result.counts.items())
         typer.echo(f"{dataset}: loaded in {result.seconds:.1f}s: {rows}")
     typer.echo(report.summary())
+    return result.unchanged
 
 
 @app.command()
 def demo(
     data_dir: DataDirOpt = None,
     serve: Annotated[bool, typer.Option(help="Start the services after the offline jobs.")] = True,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train even when the published models are current.")
+    ] = False,
 ) -> None:
     """The main job: migrate, ingest ml-latest-small, train, precompute, serve on loopback."""
     from kryptonite.gateway.commands import daily_update_command, precompute_command
     from kryptonite.pipeline.commands import train_command
-    from kryptonite.supervisor import SERVICES, running
+    from kryptonite.progress import step
+    from kryptonite.supervisor import SERVICES, check_ports, log_dir_for, running, watch
 
-    migrate()
-    ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
-    train_command(dataset="ml-latest-small", data_dir=data_dir)
-    daily_update_command(day=None, n=20, window_days=7)
-    precompute_command(shard=0, shards=1)
+    settings = settings_for(data_dir)
+    ports = {s: (settings.host, getattr(settings, f"{s}_port")) for s in SERVICES}
+    if serve:  # before minutes of work: a taken port fails now, in one line
+        check_ports(ports)
+    with step("migrate"):
+        migrate()
+    with step("ingest"):
+        unchanged = ingest(dataset="ml-latest-small", data_dir=data_dir, strict=False, force=False)
+    trained = train_command(dataset="ml-latest-small", data_dir=data_dir, retrain=retrain)
+    with step("daily-update"):
+        daily_update_command(day=None, n=20, window_days=7)
+    if unchanged and trained and all(t.reused for t in trained):
+        typer.echo("precompute: skipped, data and models unchanged since the last run")
+    else:
+        with step("precompute"):
+            precompute_command(shard=0, shards=1)
     if not serve:
         return
-    settings = settings_for(data_dir)
     url = f"http://{settings.host}:{settings.gateway_port}"
-    with running(SERVICES, f"{url}/readyz"):
-        typer.echo(f"Kryptonite is up: {url}/  (API docs: {url}/docs). Ctrl-C stops everything.")
-        try:
-            signal.pause()
-        except KeyboardInterrupt:
-            typer.echo("stopping")
+    logs = log_dir_for(settings.home)
+    check_ports(ports)  # again: another run may have started meanwhile
+    typer.echo(f"starting {', '.join(SERVICES)} (logs in {logs})")
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the children too, as Ctrl-C does
+    try:
+        with running(SERVICES, f"{url}/readyz", log_dir=logs, say=typer.echo) as children:
+            typer.echo(f"Kryptonite is up: {url}/  (API docs: {url}/docs). Ctrl-C stops it.")
+            watch(children)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> None:

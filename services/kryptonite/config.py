@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="Model artifact store: a local directory or s3://bucket/prefix. "
         "Unset: <home>/artifacts.",
     )
+    artifact_keep_versions: int = Field(
+        default=3,
+        ge=1,
+        description="Versions of each model kept in the artifact store after training "
+        "(older ones are deleted; the current one always stays).",
+    )
     s3_endpoint_url: str | None = Field(
         default=None, description="S3-compatible endpoint (unset: AWS default)."
     )

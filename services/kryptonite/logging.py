@@ -7,6 +7,11 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+#: Libraries whose INFO lines are noise in every run: faiss reports each CPU build it
+#: probes ("Could not load library with AVX2 support ... ModuleNotFoundError"), httpx one
+#: line per request (the demo's readiness polls, already in the gateway's access log).
+QUIET_LOGGERS = ("faiss", "httpx")
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with any ``extra`` fields kept."""
@@ -37,3 +42,5 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -126,3 +126,16 @@ def test_publish_list_load_on_s3(s3_endpoint: str, aws_env, tmp_path) -> None:
     assert model.recommend(1, [2, 4], 3) == knn.recommend(1, [2, 4], 3)
     other = open_store(f"s3://{BUCKET}/models/other", endpoint_url=s3_endpoint)
     assert other.latest("item2item") is None
+
+
+def test_prune_on_s3_deletes_old_versions_whole(s3_endpoint: str, aws_env) -> None:
+    data = TrainData(
+        pd.DataFrame({"user_id": [1, 1, 2], "movie_id": [1, 2, 1], "rating": 4.0, "timestamp": 0})
+    )
+    store = open_store(f"s3://{BUCKET}/models/prune", endpoint_url=s3_endpoint)
+    model = Popularity().fit(data)
+    versions = [store.publish(model, version=f"2026010{d}T000000Z-a").version for d in range(1, 5)]
+    assert store.prune("popularity", 1, protect={versions[1]}) == [versions[0], versions[2]]
+    assert store.versions("popularity") == [versions[1], versions[3]]
+    keys = store.s3.list_objects_v2(Bucket=BUCKET, Prefix="models/prune/").get("Contents", [])
+    assert {k["Key"].split("/")[3] for k in keys} == {versions[1], versions[3]}  # nothing left

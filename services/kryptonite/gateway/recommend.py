@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import grpc
 from sqlalchemy.exc import SQLAlchemyError
 
+from kryptonite.gateway.hints import downstream_cause, row_hint
 from kryptonite.gateway.schemas import RecItem, RecList, Strategy
 from kryptonite.gateway.state import GatewayState
 from kryptonite.rpc.generated.v1 import candidates_pb2, common_pb2, content_pb2, ranking_pb2
@@ -165,6 +166,13 @@ class Recommender:
             degraded=bool(causes),
             degraded_reason=",".join(causes) or None,
             items=rendered,
+            # why the row is empty/generic and what to do (gateway/hints.py)
+            hint=row_hint(
+                strategy,
+                has_history=bool(ctx.seen) or not ctx.db_ok,
+                items=rendered,
+                degraded=bool(causes),
+            ),
         )
 
     async def _store(self, user_id: int, fields: dict[str, bytes]) -> None:
@@ -219,7 +227,7 @@ class Recommender:
         except grpc.aio.AioRpcError as exc:
             self.state.metrics.downstream_failures.labels("candidates").inc()
             items, _, version = await self._content_or_fallback(ctx, n)
-            return items, f"candidates_{exc.code().name.lower()}", version
+            return items, downstream_cause("candidates", exc.code()), version
         items, version = _from_scored(cands.candidates, "popular", ctx), cands.model_version
         if sources:  # single-source strategies: no ranking stage
             return self._filter(ctx, items)[:n], None, version
@@ -230,7 +238,7 @@ class Recommender:
             ranked = await self._rank(ctx, cands.candidates, n, diversity, model)
         except grpc.aio.AioRpcError as exc:
             self.state.metrics.downstream_failures.labels("ranking").inc()
-            return self._filter(ctx, items)[:n], f"ranking_{exc.code().name.lower()}", version
+            return self._filter(ctx, items)[:n], downstream_cause("ranking", exc.code()), version
         ranked_items = self._filter(ctx, _from_scored(ranked.items, "mf", ctx))
         return ranked_items[:n], None, f"{version}+{ranked.model_version}"
 
@@ -284,7 +292,7 @@ class Recommender:
         except grpc.aio.AioRpcError as exc:
             self.state.metrics.downstream_failures.labels("content").inc()
             items = await self._genre_popular(seeds, ctx.seen, n, listed=set(ctx.listed))
-            return items, f"content_{exc.code().name.lower()}", ""
+            return items, downstream_cause("content", exc.code()), ""
         return (
             self._filter(ctx, _from_scored(reply.movies, "content", ctx))[:n],
             None,

@@ -132,6 +132,14 @@ class RecItem(MovieCard):
     anchor_movie_id: int | None = None
 
 
+class Hint(BaseModel):
+    """Why a row is empty or generic and what to do (codes: ``gateway/hints.py``)."""
+
+    code: str
+    message: str
+    action: str
+
+
 class RecList(BaseModel):
     user_id: int
     strategy: Strategy
@@ -139,6 +147,7 @@ class RecList(BaseModel):
     degraded: bool = False
     degraded_reason: str | None = None
     cached: bool = False
+    hint: Hint | None = None
     items: list[RecItem]
 
 

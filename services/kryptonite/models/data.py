@@ -172,9 +172,26 @@ class TrainData:
         return interaction_matrix(self.ratings, self.user_map, self.item_map, values="rating")
 
     def fingerprint(self) -> str:
-        """A short, stable hash of the interactions (for artifact manifests)."""
+        """A short, stable hash of everything a model learns from (for artifact manifests
+        and for reusing a published model): the interactions, the lists and the side
+        frames (movies, tags, genome, overviews), independent of row order."""
         cols = [c for c in ("user_id", "movie_id", "rating", "timestamp") if c in self.ratings]
         frame = self.ratings[cols].sort_values(cols[:2], kind="stable")
         digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy())
         digest.update(str(sorted((k, sorted(v)) for k, v in self.user_lists.items())).encode())
+        for side in (self.movies, self.tags, self.genome_tags, self.genome_scores, self.overviews):
+            digest.update(_frame_digest(side))
         return digest.hexdigest()[:16]
+
+
+def _frame_digest(frame: pd.DataFrame) -> bytes:
+    """Order-independent hash of a frame's columns and rows (b"" for an empty one)."""
+    if frame.empty:
+        return b""
+    ordered = frame[sorted(frame.columns, key=str)]
+    try:
+        rows = pd.util.hash_pandas_object(ordered, index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists): hash their text form
+        rows = pd.util.hash_pandas_object(ordered.astype(str), index=False).to_numpy()
+    header = ",".join(map(str, ordered.columns)).encode()
+    return hashlib.sha256(header + np.sort(rows).tobytes()).digest()

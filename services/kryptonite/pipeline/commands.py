@@ -39,17 +39,39 @@ DataDirOpt = Annotated[
 ]
 
 
-def train_command(dataset: DatasetOpt = "ml-latest-small", data_dir: DataDirOpt = None) -> None:
-    """Train every model and publish each as a new artifact version."""
+RetrainOpt = Annotated[
+    bool, typer.Option("--retrain", help="Train even when a published model is up to date.")
+]
+
+
+def train_command(
+    dataset: DatasetOpt = "ml-latest-small",
+    data_dir: DataDirOpt = None,
+    retrain: RetrainOpt = False,
+) -> list:
+    """Train every model and publish each as a new artifact version (a model whose data,
+    code and parameters are unchanged keeps its published version unless --retrain).
+    Returns the ``pipeline.train.Trained`` of each model."""
+    from kryptonite.pipeline.reuse import prune_versions
     from kryptonite.pipeline.train import train_all
+    from kryptonite.progress import step
     from kryptonite.store.artifacts import store_from_settings
 
     settings = get_settings()
     store = store_from_settings(settings)
-    trained = train_all(load_train_data(dataset, data_dir), store)
+    with step("loading training data"):
+        data = load_train_data(dataset, data_dir)
+    trained = train_all(data, store, reuse=not retrain)
     for t in trained:
         uri = t.manifest.uri if t.manifest else "-"
-        typer.echo(f"{t.name:12s} {t.fit_seconds:7.1f}s  {uri}")
+        took = "  reused" if t.reused else f"{t.fit_seconds:7.1f}s"
+        typer.echo(f"{t.name:12s} {took}  {uri}")
+    types = [t.manifest.model_type for t in trained if t.manifest]
+    for model_type, gone in prune_versions(
+        store, types, settings.artifact_keep_versions, settings
+    ).items():
+        typer.echo(f"pruned {len(gone)} old {model_type} version(s)")
+    return trained
 
 
 def evaluate_command(

@@ -17,6 +17,9 @@ from kryptonite.models.item2item import ItemKNN, ItemRidge
 from kryptonite.models.mf import ExplicitMF, ImplicitMF
 from kryptonite.models.ncf.model import NCF
 from kryptonite.models.popularity import Popularity
+from kryptonite.models.ranker.model import StageTwoRanker
+from kryptonite.pipeline.reuse import code_fingerprint, find_reusable
+from kryptonite.progress import ticking
 from kryptonite.serving.config import ServedConfig
 from kryptonite.store.artifacts import ArtifactStore, Manifest
 
@@ -27,7 +30,6 @@ def production_models(
     """The served models with hyperparameters chosen on the validation split; the
     stage-two ranker last (it trains on these models' own candidates, retrieved with the
     deployed pipeline settings ``served``)."""
-    from kryptonite.models.ranker.model import StageTwoRanker
     from kryptonite.serving.stage1 import stage1_builder
 
     stage1 = stage1_models(seed)
@@ -77,9 +79,11 @@ def train_data(
 @dataclass
 class Trained:
     name: str
-    model: Recommender
+    #: None when the published version was reused instead of retrained.
+    model: Recommender | None
     fit_seconds: float
     manifest: Manifest | None
+    reused: bool = False
 
 
 def train_all(
@@ -90,21 +94,46 @@ def train_all(
     metrics: Mapping[str, dict[str, Any]] | None = None,
     on_published: Callable[[Manifest], None] | None = None,
     progress: bool = True,
+    reuse: bool = False,
 ) -> list[Trained]:
-    """Fit each model on ``data``; publish it to ``store`` when given."""
+    """Fit each model on ``data``; publish it to ``store`` when given. With ``reuse``, a
+    model whose latest published version has the same data, code and parameters is not
+    retrained (see :mod:`kryptonite.pipeline.reuse`)."""
     out = []
     factories = models or production_models()
+    fingerprint = data.fingerprint()
     bar = tqdm(factories.items(), desc="train", unit="model", disable=not progress)
-    for name, factory in bar:
-        bar.set_postfix_str(name)
-        start = time.perf_counter()
-        model = factory().fit(data)
-        seconds = time.perf_counter() - start
-        manifest = None
-        if store is not None:
-            m = {"fit_seconds": round(seconds, 3), **(metrics or {}).get(name, {})}
-            manifest = store.publish(
-                model, metrics=m, data_fingerprint=data.fingerprint(), on_published=on_published
-            )
-        out.append(Trained(name, model, seconds, manifest))
+    with ticking(bar):
+        for name, factory in bar:
+            bar.set_postfix_str(name)
+            model = factory()
+            found = find_reusable(store, model, fingerprint) if reuse and store else None
+            if found is not None:
+                out.append(Trained(name, None, 0.0, found, reused=True))
+                continue
+            _show_epochs(model, bar, name)
+            start = time.perf_counter()
+            model.fit(data)
+            seconds = time.perf_counter() - start
+            manifest = None
+            if store is not None:
+                m = {"fit_seconds": round(seconds, 3), **(metrics or {}).get(name, {})}
+                manifest = store.publish(
+                    model,
+                    metrics=m,
+                    data_fingerprint=fingerprint,
+                    code_fingerprint=code_fingerprint(),
+                    on_published=on_published,
+                )
+            out.append(Trained(name, model, seconds, manifest))
     return out
+
+
+def _show_epochs(model: Recommender, bar: tqdm, name: str) -> None:
+    """Models that train in epochs (NCF) or steps (the ranker) report each one in the bar."""
+    if isinstance(model, StageTwoRanker):
+        model.progress = lambda text: bar.set_postfix_str(f"{name}: {text}")
+    if hasattr(model, "on_epoch"):
+        model.on_epoch = lambda e, n, loss: bar.set_postfix_str(
+            f"{name} epoch {e}/{n} loss {loss:.3f}"
+        )

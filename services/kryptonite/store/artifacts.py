@@ -16,7 +16,7 @@ import json
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,8 @@ class Manifest:
     params: dict[str, Any]
     metrics: dict[str, Any] = field(default_factory=dict)
     data_fingerprint: str = ""
+    #: Hash of the model code that produced it (``pipeline.reuse.code_fingerprint``).
+    code_fingerprint: str = ""
     files: list[str] = field(default_factory=list)
     uri: str = ""
 
@@ -48,7 +50,8 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -77,6 +80,9 @@ class ArtifactStore:
     def _list_children(self, key: str) -> list[str]:
         raise NotImplementedError
 
+    def _delete_dir(self, key: str, files: list[str]) -> None:
+        raise NotImplementedError
+
     # -- API
     def uri(self, model_type: str, version: str) -> str:
         return f"{self.root.rstrip('/')}/{model_type}/{version}"
@@ -87,6 +93,7 @@ class ArtifactStore:
         *,
         metrics: dict[str, Any] | None = None,
         data_fingerprint: str = "",
+        code_fingerprint: str = "",
         version: str | None = None,
         on_published: Callable[[Manifest], None] | None = None,
     ) -> Manifest:
@@ -106,6 +113,7 @@ class ArtifactStore:
                 params=model.params.to_dict(),
                 metrics=metrics or {},
                 data_fingerprint=data_fingerprint,
+                code_fingerprint=code_fingerprint,
                 files=files,
                 uri=self.uri(model.model_type, version),
             )
@@ -126,6 +134,18 @@ class ArtifactStore:
     def latest(self, model_type: str) -> str | None:
         found = self.versions(model_type)
         return found[-1] if found else None
+
+    def prune(self, model_type: str, keep: int, protect: Collection[str] = ()) -> list[str]:
+        """Delete all but the newest ``keep`` complete versions of ``model_type``; the
+        latest and every version in ``protect`` (e.g. the current one) always stay.
+        Returns the versions deleted, oldest first."""
+        found = self.versions(model_type)
+        keep_set = set(found[-max(keep, 1) :]) | set(protect)
+        doomed = [v for v in found if v not in keep_set]
+        for version in doomed:
+            manifest = self.manifest(model_type, version)
+            self._delete_dir(f"{model_type}/{version}", [MANIFEST, *manifest.files])
+        return doomed
 
     def manifest(self, model_type: str, version: str) -> Manifest:
         key = f"{model_type}/{version}/{MANIFEST}"
@@ -182,6 +202,12 @@ class LocalArtifactStore(ArtifactStore):
             else []
         )
 
+    def _delete_dir(self, key: str, files: list[str]) -> None:
+        target = self.path / key
+        trash = target.parent / f".{target.name}.deleting"
+        target.rename(trash)  # atomic: the version disappears at once
+        shutil.rmtree(trash)
+
 
 class S3ArtifactStore(ArtifactStore):
     """``s3://bucket/prefix`` through boto3 (any S3-compatible endpoint)."""
@@ -223,6 +249,10 @@ class S3ArtifactStore(ArtifactStore):
         ):
             out += [p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
         return out
+
+    def _delete_dir(self, key: str, files: list[str]) -> None:
+        for name in files:  # manifest first: the version is incomplete (ignored) at once
+            self.s3.delete_object(Bucket=self.bucket, Key=self._key(f"{key}/{name}"))
 
 
 def open_store(uri: str, *, endpoint_url: str | None = None) -> ArtifactStore:

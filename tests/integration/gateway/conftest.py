@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -286,6 +287,17 @@ async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """The full stack: MariaDB, Redis, the three servers, the gateway on a socket."""
     async with serve(settings_for(stack)) as client:
         yield client
+
+
+def expect(reply: httpx.Response, status: int) -> Any:
+    """``reply``'s JSON body (None when empty) once its status is exactly ``status``."""
+    assert reply.status_code == status, (
+        reply.request.method,
+        str(reply.request.url),
+        reply.status_code,
+        reply.text[:500],
+    )
+    return reply.json() if reply.content else None
 
 
 async def sign_up(client: httpx.AsyncClient) -> tuple[int, dict[str, str]]:

@@ -7,7 +7,7 @@ import time
 import httpx
 import jwt
 import pytest
-from tests.integration.gateway.conftest import sign_up
+from tests.integration.gateway.conftest import expect, sign_up
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis, pytest.mark.asyncio(loop_scope="session")]
 
@@ -62,7 +62,7 @@ async def test_users_see_only_their_own_data(api: httpx.AsyncClient) -> None:
     alice, alice_auth = await sign_up(api)
     bob, bob_auth = await sign_up(api)
     assert (await api.put("/me/list/1", headers=alice_auth)).status_code == 204
-    assert (await api.get("/me/list", headers=bob_auth)).json() == []
+    assert expect(await api.get("/me/list", headers=bob_auth), 200) == []
     reply = await api.get(f"/users/{alice}/recommendations", headers=bob_auth)
     assert_error(reply, 403, "forbidden")
     own = await api.get(f"/users/{bob}/recommendations?strategy=popular", headers=bob_auth)
@@ -116,7 +116,7 @@ async def test_unknown_address_is_a_page_for_browsers(api: httpx.AsyncClient) ->
 
 
 async def test_health_readiness_and_metrics(api: httpx.AsyncClient) -> None:
-    assert (await api.get("/healthz")).json() == {"status": "ok"}
+    assert expect(await api.get("/healthz"), 200) == {"status": "ok"}
     ready = await api.get("/readyz")
     assert ready.status_code == 200
     assert set(ready.json()["checks"].values()) == {"ok"}

@@ -10,6 +10,7 @@ import pytest_asyncio
 from tests.integration.gateway.conftest import (
     SCIFI,
     Stack,
+    expect,
     free_port,
     serve,
     settings_for,
@@ -23,13 +24,13 @@ async def test_ranking_down_serves_candidate_order(stack: Stack) -> None:
     settings = settings_for(stack, ranking_addr=f"127.0.0.1:{free_port()}")
     async with serve(settings) as api:
         _, auth = await sign_up(api)
-        await api.put("/me/list/1214", headers=auth)
-        body = (await api.get("/me/recommendations", headers=auth)).json()
+        expect(await api.put("/me/list/1214", headers=auth), 204)
+        body = expect(await api.get("/me/recommendations", headers=auth), 200)
         assert body["degraded"] and body["degraded_reason"] == "ranking_unavailable"
         assert len(body["items"]) == 20 and not body["cached"]
-        again = (await api.get("/me/recommendations", headers=auth)).json()
+        again = expect(await api.get("/me/recommendations", headers=auth), 200)
         assert not again["cached"]  # degraded lists are not cached
-        ready = (await api.get("/readyz")).json()
+        ready = expect(await api.get("/readyz"), 200)
         assert ready["checks"]["ranking"].startswith("down")
 
 
@@ -37,24 +38,25 @@ async def test_candidates_down_falls_back_to_content_then_popular(stack: Stack) 
     settings = settings_for(stack, candidates_addr=f"127.0.0.1:{free_port()}")
     async with serve(settings) as api:
         _, auth = await sign_up(api)
-        cold = (await api.get("/me/recommendations", headers=auth)).json()
+        cold = expect(await api.get("/me/recommendations", headers=auth), 200)
         assert cold["degraded"] and cold["degraded_reason"] == "candidates_unavailable"
-        assert all(i["source"] == "popular" for i in cold["items"])
-        await api.put("/me/list/1214", headers=auth)
-        warm = (await api.get("/me/recommendations", headers=auth)).json()
-        assert warm["degraded"] and all(i["source"] == "content" for i in warm["items"])
+        assert cold["items"] and all(i["source"] == "popular" for i in cold["items"])
+        expect(await api.put("/me/list/1214", headers=auth), 204)
+        warm = expect(await api.get("/me/recommendations", headers=auth), 200)
+        assert warm["degraded"] and warm["items"]
+        assert all(i["source"] == "content" for i in warm["items"])
 
 
 async def test_content_down_uses_same_genre_popular(stack: Stack, scifi_movies: list[int]) -> None:
     down = f"127.0.0.1:{free_port()}"
     settings = settings_for(stack, content_addr=down, candidates_addr=down)
     async with serve(settings) as api:
-        similar = (await api.get("/movies/1214/similar", params={"limit": 10})).json()
+        similar = expect(await api.get("/movies/1214/similar", params={"limit": 10}), 200)
         assert similar["degraded"] and len(similar["items"]) == 10
         assert all(SCIFI in i["genres"] or "Horror" in i["genres"] for i in similar["items"])
         _, auth = await sign_up(api)
         for movie in scifi_movies:
-            await api.put(f"/me/list/{movie}", headers=auth)
+            expect(await api.put(f"/me/list/{movie}", headers=auth), 204)
         body = (
             await api.get("/me/recommendations", params={"strategy": "content"}, headers=auth)
         ).json()
@@ -69,7 +71,7 @@ async def test_redis_down_computes_live(stack: Stack) -> None:
         _, auth = await sign_up(api)
         assert (await api.put("/me/list/1214", headers=auth)).status_code == 204
         for _ in range(2):
-            body = (await api.get("/me/recommendations", headers=auth)).json()
+            body = expect(await api.get("/me/recommendations", headers=auth), 200)
             assert len(body["items"]) == 20 and not body["cached"] and not body["degraded"]
         ready = await api.get("/readyz")
         assert ready.status_code == 200 and ready.json()["checks"]["cache"].startswith("down")
@@ -129,8 +131,8 @@ async def test_mysql_down_serves_cached_lists_and_refuses_writes(
     assert url != stack.db_url
     async with serve(settings_for(stack, database_url=url)) as api:
         _, auth = await sign_up(api)
-        await api.put("/me/list/1214", headers=auth)
-        before = (await api.get("/me/recommendations", headers=auth)).json()
+        expect(await api.put("/me/list/1214", headers=auth), 204)
+        before = expect(await api.get("/me/recommendations", headers=auth), 200)
         await proxy.cut()
         cached = await api.get("/me/recommendations", headers=auth)
         assert cached.status_code == 200 and cached.json()["cached"]

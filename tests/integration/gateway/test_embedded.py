@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.integration.gateway.conftest import Stack, serve, settings_for, sign_up
+from tests.integration.gateway.conftest import Stack, expect, serve, settings_for, sign_up
 
 from kryptonite.config import Settings
 from kryptonite.datasets.ingest import ingest_dataset
@@ -18,14 +18,20 @@ async def test_sqlite_and_in_process_cache(stack: Stack, data_dir: Path, tmp_pat
     ingest_dataset(Settings(database_url=url, data_dir=data_dir), "ml-latest-small")
     async with serve(settings_for(stack, database_url=url, redis_url=None)) as api:
         _, auth = await sign_up(api)
-        assert (await api.put("/me/list/1214", headers=auth)).status_code == 204
-        first = (await api.get("/me/recommendations", headers=auth)).json()
-        second = (await api.get("/me/recommendations", headers=auth)).json()
+        expect(await api.put("/me/list/1214", headers=auth), 204)
+        first = expect(await api.get("/me/recommendations", headers=auth), 200)
+        second = expect(await api.get("/me/recommendations", headers=auth), 200)
         assert not first["cached"] and second["cached"] and not second["degraded"]
-        assert (await api.put("/me/ratings/2571", json={"rating": 4}, headers=auth)).status_code
-        third = (await api.get("/me/recommendations", headers=auth)).json()
-        assert not third["cached"] and 2571 not in {i["movie_id"] for i in third["items"]}
-        page = (await api.get("/movies", params={"q": "matrix"})).json()
-        assert page["total"] >= 3
-        ready = (await api.get("/readyz")).json()
+        assert first["items"] and second["items"] == first["items"]
+        rated = expect(await api.put("/me/ratings/2571", json={"rating": 4}, headers=auth), 200)
+        assert rated["movie_id"] == 2571 and rated["rating"] == 4.0
+        assert [r["movie_id"] for r in expect(await api.get("/me/ratings", headers=auth), 200)] == [
+            2571
+        ]
+        third = expect(await api.get("/me/recommendations", headers=auth), 200)
+        assert not third["cached"] and third["items"]
+        assert not {1214, 2571} & {i["movie_id"] for i in third["items"]}
+        page = expect(await api.get("/movies", params={"q": "matrix"}), 200)
+        assert page["total"] >= 3 and all("matrix" in m["title"].lower() for m in page["items"])
+        ready = expect(await api.get("/readyz"), 200)
         assert ready["checks"]["database"] == "ok" and ready["checks"]["cache"] == "ok"

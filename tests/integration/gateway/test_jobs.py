@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.integration.gateway.conftest import Stack, serve, settings_for, sign_up
+from tests.integration.gateway.conftest import Stack, expect, serve, settings_for, sign_up
 
 from kryptonite.gateway.daily import daily_update_rows
 from kryptonite.gateway.precompute import precompute
@@ -24,7 +24,7 @@ async def test_precompute_shards_cover_users_and_feed_the_cache(
     settings = settings_for(stack, artifact_uri=str(artifacts), precompute_limit=20)
     async with serve(settings) as api:
         user_id, auth = await sign_up(api)
-        await api.put("/me/list/1214", headers=auth)
+        expect(await api.put("/me/list/1214", headers=auth), 204)
         results = [await precompute(settings, shard, 2) for shard in (0, 1)]
         engine = create_sync_engine(stack.db_url)
         with engine.connect() as conn:
@@ -63,7 +63,7 @@ async def test_precompute_shards_cover_users_and_feed_the_cache(
         assert body["cached"] and "mf_implicit=" in body["model_version"], body
         assert [i["movie_id"] for i in body["items"]] == [m for (m,) in mine][:20]
         # a write by the user invalidates the precomputed lists too
-        await api.put("/me/list/260", headers=auth)
+        expect(await api.put("/me/list/260", headers=auth), 204)
         again = await api.get("/me/recommendations", params={"strategy": "cf"}, headers=auth)
         assert not again.json()["cached"]
 
@@ -81,8 +81,8 @@ async def test_daily_update_new_and_trending(stack: Stack, api) -> None:
     finally:
         engine.dispose()
     assert rows == 20
-    trending = (await api.get("/movies/daily/trending", params={"limit": 5})).json()
+    trending = expect(await api.get("/movies/daily/trending", params={"limit": 5}), 200)
     assert trending["day"] == "2026-01-02" and len(trending["items"]) == 5
-    new = (await api.get("/movies/daily/new")).json()
+    new = expect(await api.get("/movies/daily/new"), 200)
     assert len(new["items"]) == 10 and all(m["title"] for m in new["items"])
     assert (await api.get("/movies/daily/old")).status_code == 422

@@ -4,26 +4,30 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.integration.gateway.conftest import Stack, sign_up
+from sqlalchemy import select
+from tests.integration.gateway.conftest import Stack, expect, sign_up
+
+from kryptonite.store.engine import create_sync_engine
+from kryptonite.store.tables import rating_implicit
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis, pytest.mark.asyncio(loop_scope="session")]
 
 
 async def test_search_filters_and_paginates(api: httpx.AsyncClient) -> None:
-    page = (await api.get("/movies", params={"q": "alien", "limit": 3})).json()
+    page = expect(await api.get("/movies", params={"q": "alien", "limit": 3}), 200)
     assert page["total"] > 3 and len(page["items"]) == 3
     assert all("alien" in m["title"].lower() for m in page["items"])
-    nxt = (await api.get("/movies", params={"q": "alien", "limit": 3, "offset": 3})).json()
+    nxt = expect(await api.get("/movies", params={"q": "alien", "limit": 3, "offset": 3}), 200)
     assert not {m["movie_id"] for m in page["items"]} & {m["movie_id"] for m in nxt["items"]}
-    scifi_1979 = (await api.get("/movies", params={"genre": "sci-fi", "year": 1979})).json()
+    scifi_1979 = expect(await api.get("/movies", params={"genre": "sci-fi", "year": 1979}), 200)
     assert any(m["movie_id"] == 1214 for m in scifi_1979["items"])  # Alien (1979)
     assert all("Sci-Fi" in m["genres"] and m["year"] == 1979 for m in scifi_1979["items"])
-    odd = (await api.get("/movies", params={"q": "%_'\"; DROP TABLE movies"})).json()
+    odd = expect(await api.get("/movies", params={"q": "%_'\"; DROP TABLE movies"}), 200)
     assert odd["total"] == 0
 
 
 async def test_detail_has_genres_links_and_trailer(api: httpx.AsyncClient) -> None:
-    movie = (await api.get("/movies/1")).json()
+    movie = expect(await api.get("/movies/1"), 200)
     assert movie["title"].startswith("Toy Story") and movie["year"] == 1995
     assert "Animation" in movie["genres"]
     assert movie["links"]["imdb"].endswith("tt0114709/")
@@ -31,9 +35,12 @@ async def test_detail_has_genres_links_and_trailer(api: httpx.AsyncClient) -> No
 
 
 async def test_similar_movies_share_genres(api: httpx.AsyncClient, stack: Stack) -> None:
-    reply = (await api.get("/movies/1214/similar", params={"limit": 10})).json()
+    alien = set(expect(await api.get("/movies/1214"), 200)["genres"])  # Horror, Sci-Fi
+    reply = expect(await api.get("/movies/1214/similar", params={"limit": 10}), 200)
     assert not reply["degraded"] and len(reply["items"]) == 10
     assert all(item["movie_id"] != 1214 for item in reply["items"])
+    shared = [(i["title"], sorted(alien & set(i["genres"]))) for i in reply["items"]]
+    assert all(genres for _, genres in shared), shared
     assert reply["items"][0]["reason"].startswith("Similar to Alien")
 
 
@@ -42,22 +49,32 @@ async def test_list_add_is_idempotent_and_remove(api: httpx.AsyncClient) -> None
     for _ in range(2):
         assert (await api.put("/me/list/1214", headers=auth)).status_code == 204
     assert (await api.put("/me/list/1", headers=auth)).status_code == 204
-    items = (await api.get("/me/list", headers=auth)).json()
+    items = expect(await api.get("/me/list", headers=auth), 200)
     assert sorted(i["movie_id"] for i in items) == [1, 1214]
     assert (await api.delete("/me/list/1214", headers=auth)).status_code == 204
     assert (await api.delete("/me/list/1214", headers=auth)).status_code == 404
-    assert [i["movie_id"] for i in (await api.get("/me/list", headers=auth)).json()] == [1]
+    assert [i["movie_id"] for i in expect(await api.get("/me/list", headers=auth), 200)] == [1]
 
 
-async def test_ratings_and_events_are_stored(api: httpx.AsyncClient) -> None:
-    _, auth = await sign_up(api)
+async def test_ratings_and_events_are_stored(api: httpx.AsyncClient, stack: Stack) -> None:
+    user_id, auth = await sign_up(api)
     assert (await api.put("/me/ratings/1", json={"rating": 3.5}, headers=auth)).status_code == 200
     again = await api.put("/me/ratings/1", json={"rating": 4.5}, headers=auth)
     assert again.json()["rating"] == 4.5
-    ratings = (await api.get("/me/ratings", headers=auth)).json()
+    ratings = expect(await api.get("/me/ratings", headers=auth), 200)
     assert [(r["movie_id"], r["rating"]) for r in ratings] == [(1, 4.5)]
-    for kind in ("view", "click"):
+    for kind in ("view", "click", "view"):
         reply = await api.post("/me/events", json={"movie_id": 2, "event": kind}, headers=auth)
         assert reply.status_code == 202
     bad = await api.post("/me/events", json={"movie_id": 2, "event": "like"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "event"
+    engine = create_sync_engine(stack.db_url)
+    ri = rating_implicit.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(ri.movie_id, ri.event, ri.event_count)
+            .where(ri.user_id == user_id)
+            .order_by(ri.movie_id, ri.event)
+        ).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [(1, "rating", 2), (2, "click", 1), (2, "view", 2)]

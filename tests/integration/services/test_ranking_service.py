@@ -63,7 +63,7 @@ async def test_reasons_anchor_history(services, trained) -> None:
         )
     )
     anchored = [i for i in reply.items if i.reason.anchor_movie_id]
-    assert all(i.reason.anchor_movie_id in {*recent, *listed} for i in anchored)
+    assert anchored and all(i.reason.anchor_movie_id in {*recent, *listed} for i in anchored)
     for i in anchored:
         kind = (
             common_pb2.REASON_KIND_BECAUSE_LISTED

@@ -101,3 +101,86 @@ def test_register_adds_train_and_evaluate() -> None:
     help_text = runner.invoke(app, ["evaluate", "--help"]).output
     assert "--out" in help_text and "--personas" in help_text
     assert "--data-dir" in runner.invoke(app, ["train", "--help"]).output
+
+
+def test_train_all_reuses_a_model_only_when_data_code_and_params_match(
+    tiny: TrainData, tmp_path
+) -> None:
+    store = LocalArtifactStore(tmp_path)
+    models = {"popularity": Popularity, "item2item": lambda: ItemKNN(neighbours=5)}
+    first = train_all(tiny, store, models=models, progress=False, reuse=True)
+    assert [t.reused for t in first] == [False, False]
+    assert first[0].manifest is not None and first[0].manifest.code_fingerprint
+
+    again = train_all(tiny, store, models=models, progress=False, reuse=True)
+    assert [t.reused for t in again] == [True, True]
+    assert [t.manifest.version for t in again] == [t.manifest.version for t in first]
+    assert store.versions("item2item") == [first[1].manifest.version]
+
+    changed = {**models, "item2item": lambda: ItemKNN(neighbours=6)}
+    retrained = train_all(tiny, store, models=changed, progress=False, reuse=True)
+    assert [t.reused for t in retrained] == [True, False]
+
+    fewer = TrainData(ratings=tiny.ratings.iloc[1:], movies=tiny.movies)
+    moved = train_all(fewer, store, models=models, progress=False, reuse=True)
+    assert not any(t.reused for t in moved)
+    forced = train_all(fewer, store, models=models, progress=False, reuse=False)
+    assert not any(t.reused for t in forced)
+
+
+def test_reuse_needs_the_same_model_code(tiny: TrainData, tmp_path) -> None:
+    from kryptonite.pipeline.reuse import code_fingerprint, find_reusable
+
+    store = LocalArtifactStore(tmp_path)
+    model = Popularity().fit(tiny)
+    store.publish(model, data_fingerprint=tiny.fingerprint(), code_fingerprint="older-code")
+    assert find_reusable(store, Popularity(), tiny.fingerprint()) is None
+    store.publish(model, data_fingerprint=tiny.fingerprint(), code_fingerprint=code_fingerprint())
+    assert find_reusable(store, Popularity(), tiny.fingerprint()) is not None
+
+
+def test_fingerprint_covers_side_frames(tiny: TrainData) -> None:
+    other_movies = tiny.movies.copy()
+    other_movies.loc[other_movies.index[0], "title"] = "Renamed (1999)"
+    changed = TrainData(ratings=tiny.ratings, movies=other_movies)
+    same = TrainData(ratings=tiny.ratings, movies=tiny.movies.iloc[::-1])
+    base = TrainData(ratings=tiny.ratings, movies=tiny.movies).fingerprint()
+    assert changed.fingerprint() != base and same.fingerprint() == base
+
+
+def test_prune_keeps_the_newest_and_the_protected(tiny: TrainData, tmp_path) -> None:
+    store = LocalArtifactStore(tmp_path)
+    model = Popularity().fit(tiny)
+    versions = [store.publish(model, version=f"2026010{d}T000000Z-a").version for d in range(1, 6)]
+    assert store.prune("popularity", 2, protect={versions[0]}) == versions[1:3]
+    assert store.versions("popularity") == [versions[0], *versions[3:]]
+    assert not [p for p in (tmp_path / "popularity").iterdir() if p.name.startswith(".")]
+    assert store.prune("popularity", 1) == [versions[0], versions[3]]
+    assert store.versions("popularity") == [versions[4]]
+    assert store.prune("popularity", 1) == [] and store.prune("ncf", 1) == []
+
+
+def test_prune_versions_protects_the_current_row(tiny: TrainData, tmp_path) -> None:
+    from sqlalchemy import insert
+
+    from kryptonite.config import Settings
+    from kryptonite.pipeline.reuse import prune_versions
+    from kryptonite.store.engine import create_sync_engine
+    from kryptonite.store.migrate import upgrade
+    from kryptonite.store.tables import model_versions
+
+    settings = Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'k.sqlite'}")
+    engine = create_sync_engine(settings.resolved_database_url)
+    upgrade(engine)
+    store = LocalArtifactStore(tmp_path / "art")
+    model = Popularity().fit(tiny)
+    versions = [store.publish(model, version=f"2026010{d}T000000Z-a").version for d in range(1, 5)]
+    with engine.begin() as conn:
+        conn.execute(
+            insert(model_versions).values(
+                model_type="popularity", version=versions[0], artifact_uri="x", status="current"
+            )
+        )
+    engine.dispose()
+    assert prune_versions(store, ["popularity"], 2, settings) == {"popularity": versions[1:2]}
+    assert store.versions("popularity") == [versions[0], *versions[2:]]

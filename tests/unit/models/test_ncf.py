@@ -59,3 +59,12 @@ def test_unknown_user_without_history_gets_no_scores(tiny: TrainData) -> None:
     assert model.score_candidates(None, [1, 2]) is None
     scores = model.score_candidates(None, [1, 2, 999], history_ids=[1, 3])
     assert scores is not None and np.isnan(scores[2]) and np.isfinite(scores[:2]).all()
+
+
+def test_each_training_epoch_is_reported(tiny: TrainData) -> None:
+    model = NCF(factors=4, layers=[8, 4], epochs=3, threads=1)
+    seen: list[tuple[int, int, float]] = []
+    model.on_epoch = lambda epoch, epochs, loss: seen.append((epoch, epochs, loss))
+    model.fit(tiny)
+    assert [(e, n) for e, n, _ in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert all(np.isfinite(loss) and loss > 0 for _, _, loss in seen)

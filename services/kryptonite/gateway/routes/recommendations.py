@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from kryptonite.gateway.deps import CurrentUser, get_state_now
 from kryptonite.gateway.errors import ApiError
@@ -20,8 +21,17 @@ LimitQ = Annotated[int, Query(ge=1, description="Items to return (≤ gateway_ma
 async def _serve(state: GatewayState, user_id: int, strategy: Strategy, limit: int) -> Response:
     """The body comes ready-made (straight from the cache on a hit): no re-validation."""
     max_limit = state.settings.gateway_max_limit
-    if limit > max_limit:
-        raise ApiError(400, f"limit: at most {max_limit}", code="bad_request")
+    if limit > max_limit:  # the same rule and answer as limit < 1 (a setting, not a constant)
+        raise RequestValidationError(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": ("query", "limit"),
+                    "msg": f"Input should be less than or equal to {max_limit}",
+                    "input": limit,
+                }
+            ]
+        )
     body = await Recommender(state).recommend(user_id, strategy, limit)
     return Response(body, media_type="application/json")
 

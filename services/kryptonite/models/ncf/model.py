@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,8 @@ class NCF(base.Recommender):
     Params = NCFParams
     params: NCFParams
     stats: TrainStats | None = None
+    #: Called after each training epoch with (epoch, epochs, mean loss), e.g. for a bar.
+    on_epoch: Callable[[int, int, float], None] | None = None
 
     def _module(self) -> NeuMF:
         p = self.params
@@ -74,7 +77,12 @@ class NCF(base.Recommender):
             n_neg=p.negatives,
             seed=p.seed,
             rating_offset=offset,
+            on_epoch=self._epoch_done,
         )
+
+    def _epoch_done(self, epoch: int, mean_loss: float) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch(epoch + 1, self.params.epochs, mean_loss)
 
     # ------------------------------------------------------------------ scoring
     @torch.inference_mode()
