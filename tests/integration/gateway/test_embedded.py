@@ -27,5 +27,7 @@ async def test_sqlite_and_in_process_cache(stack: Stack, data_dir: Path, tmp_pat
         assert not third["cached"] and 2571 not in {i["movie_id"] for i in third["items"]}
         page = (await api.get("/movies", params={"q": "matrix"})).json()
         assert page["total"] >= 3
+        found = (await api.get("/movies", params={"q": "the incredibles"})).json()
+        assert found["items"][0]["movie_id"] == 8961  # "Incredibles, The" on SQLite too
         ready = (await api.get("/readyz")).json()
         assert ready["checks"]["database"] == "ok" and ready["checks"]["cache"] == "ok"

@@ -22,6 +22,21 @@ async def test_search_filters_and_paginates(api: httpx.AsyncClient) -> None:
     assert odd["total"] == 0
 
 
+async def test_search_by_relevance(api: httpx.AsyncClient) -> None:
+    """Titles as people type them: article moved, punctuation folded, exact first, typos."""
+    for q, first in (("the incredibles", 8961), ("wall-e", 60069), ("Up", 68954)):
+        page = (await api.get("/movies", params={"q": q, "limit": 5})).json()
+        assert page["items"][0]["movie_id"] == first, (q, page["items"])
+    star = (await api.get("/movies", params={"q": "star wars", "limit": 3})).json()
+    assert [m["movie_id"] for m in star["items"]][0] == 260
+    typo = (await api.get("/movies", params={"q": "shawshenk"})).json()
+    assert typo["items"][0]["movie_id"] == 318
+    end = (await api.get("/movies", params={"q": "love", "offset": 5000})).json()
+    assert end["total"] > 0 and end["items"] == []
+    page = await api.get("/search", params={"q": "love", "page": 999})
+    assert "past the end" in page.text and "No movie matches" not in page.text
+
+
 async def test_detail_has_genres_links_and_trailer(api: httpx.AsyncClient) -> None:
     movie = (await api.get("/movies/1")).json()
     assert movie["title"].startswith("Toy Story") and movie["year"] == 1995

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from kryptonite.gateway.deps import DbDep, StateDep
 from kryptonite.gateway.errors import ApiError
 from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.search import search_movies
 from kryptonite.gateway.web import data
 from kryptonite.gateway.web.errors import WebRoute
 from kryptonite.gateway.web.render import display_title, render
@@ -37,6 +38,7 @@ async def home(request: Request, state: StateDep, db: DbDep) -> Response:
 @router.get("/search")
 async def search(
     request: Request,
+    state: StateDep,
     db: DbDep,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -44,8 +46,8 @@ async def search(
     q = q.strip()
     total, items = 0, []
     if q:
-        total, items = await queries.search_movies(
-            db, q=q, genre=None, year=None, limit=PAGE, offset=(page - 1) * PAGE
+        total, items = await search_movies(
+            state.search, db, q=q, limit=PAGE, offset=(page - 1) * PAGE
         )
         pics = await data.posters(db, [i["movie_id"] for i in items])
         items = [i | {"poster_path": pics.get(i["movie_id"])} for i in items]
