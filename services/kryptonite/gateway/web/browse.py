@@ -78,9 +78,9 @@ async def movie(
         items, degraded = await Recommender(state).similar(movie_id, 12)
         similar = await data.add_posters(state, [i.model_dump() for i in items])
         if degraded:
-            similar_notice = "Simplified list: the content service did not answer in time."
+            similar_notice = data.degraded_words("content_unavailable", "similar")
     except grpc.aio.AioRpcError:
-        similar_notice = "Similar movies are not available for this title."
+        similar_notice = "We don't know enough about this movie yet to suggest similar ones."
     user = current_user(request)
     rating = None
     if user is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,13 +28,7 @@ MODEL_ROWS: tuple[tuple[Strategy, str, str], ...] = (
     (Strategy.ncf, "Neural picks", "Neural collaborative filtering (NeuMF)"),
     (Strategy.item2item, "Because you liked", "Item-to-item: watched together"),
 )
-#: Words for the causes in ``RecList.degraded_reason``.
-_DOWN = {
-    "candidates": "the candidates service",
-    "ranking": "the ranking service",
-    "content": "the content service",
-    "database": "the database",
-}
+log = logging.getLogger("kryptonite.gateway.web")
 
 
 @dataclass
@@ -78,15 +73,19 @@ async def cards(conn: AsyncConnection, ids: list[int]) -> list[dict[str, Any]]:
     return [found[m] | {"poster_path": pics.get(m)} for m in ids if m in found]
 
 
-def degraded_words(reason: str | None) -> str:
-    """``"candidates_unavailable,database_unavailable"`` in words."""
-    names = []
-    for cause in (reason or "").split(","):
-        service = cause.split("_", 1)[0]
-        if service in _DOWN and _DOWN[service] not in names:
-            names.append(_DOWN[service])
-    what = " and ".join(names) or "a service"
-    return f"Simplified list: {what} did not answer in time, so this row is a fallback."
+def degraded_words(reason: str | None, what: str = "row") -> str:
+    """What a movie fan reads when a list is a fallback; the technical cause
+    (``RecList.degraded_reason``, e.g. ``"ranking_deadline_exceeded"``) goes to the log.
+
+    ``what``: ``"row"`` (a recommendation row), ``"similar"`` (a movie's similar movies)
+    or ``"failed"`` (the row could not be filled at all).
+    """
+    log.info("fallback shown (%s): %s", what, reason or "unknown")
+    if what == "similar":
+        return "For now these are popular movies of the same genres; closer matches are back soon."
+    if what == "failed":
+        return "These picks didn't load. Try again in a moment."
+    return "Popular picks for now: your personal picks are on their way, check back shortly."
 
 
 async def home_rows(state: GatewayState, conn: AsyncConnection, per_row: int = 12) -> list[Row]:
@@ -97,7 +96,7 @@ async def home_rows(state: GatewayState, conn: AsyncConnection, per_row: int = 1
     rows = [Row("popular", "Popular", "Most rated, best rated", top)]
     for kind, title in (("new", "New"), ("trending", "Trending")):
         day, ids = await queries.daily_movies(conn, kind, per_row)
-        sub = f"Updated {day}" if day else "Not computed yet (run kryptonite daily-update)"
+        sub = f"Updated {day}" if day else "Coming soon: this row fills in every day."
         rows.append(Row(kind, title, sub, await cards(conn, ids)))
     counts = Counter(g for m in popular[:500] for g in catalog.genres.get(m, ()))
     for genre, _ in counts.most_common(4):
@@ -126,7 +125,7 @@ async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) ->
     for (strategy, title, subtitle), result in zip(MODEL_ROWS, results, strict=True):
         row = Row(strategy.value, title, subtitle)
         if isinstance(result, Exception):
-            row.notice = "This row is unavailable right now; please retry in a moment."
+            row.notice = degraded_words(type(result).__name__, "failed")
         else:
             row.items = await add_posters(state, [i.model_dump() for i in result.items])
             row.notice = degraded_words(result.degraded_reason) if result.degraded else None
