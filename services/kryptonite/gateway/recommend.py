@@ -176,6 +176,7 @@ class Recommender:
                     conn, user_id, self.settings.gateway_history
                 )
                 ctx.listed = [m for m, _ in await queries.list_get(conn, user_id)]
+                ctx.seen |= {m for m, _ in await queries.not_interested(conn, user_id)}
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.warning("history of user %s unavailable: %s", user_id, type(exc).__name__)
             self.state.metrics.downstream_failures.labels("database").inc()

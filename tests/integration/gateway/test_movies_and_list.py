@@ -76,3 +76,31 @@ async def test_ratings_and_events_are_stored(api: httpx.AsyncClient) -> None:
         assert reply.status_code == 202
     bad = await api.post("/me/events", json={"movie_id": 2, "event": "like"}, headers=auth)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "event"
+
+
+async def test_not_interested_hides_from_every_strategy_and_is_reversible(
+    api: httpx.AsyncClient,
+) -> None:
+    _, auth = await sign_up(api)
+    assert (await api.put("/me/list/1214", headers=auth)).status_code == 204
+    strategies = ("blend", "content", "cf", "ncf", "item2item", "popular")
+
+    async def ids(strategy: str) -> list[int]:
+        reply = await api.get(
+            "/me/recommendations", params={"strategy": strategy, "limit": 20}, headers=auth
+        )
+        return [i["movie_id"] for i in reply.json()["items"]]
+
+    before = {s: await ids(s) for s in strategies}  # now cached
+    hide = {items[0] for items in before.values() if items}
+    for movie_id in hide:
+        assert (await api.put(f"/me/not-interested/{movie_id}", headers=auth)).status_code == 204
+    assert (await api.put("/me/not-interested/999999999", headers=auth)).status_code == 404
+    hidden = (await api.get("/me/not-interested", headers=auth)).json()
+    assert {h["movie_id"] for h in hidden} == hide and all(h["title"] for h in hidden)
+    for strategy in strategies:  # the cache was invalidated: every list is recomputed
+        assert not set(await ids(strategy)) & hide, strategy
+    back = next(iter(hide))
+    assert (await api.delete(f"/me/not-interested/{back}", headers=auth)).status_code == 204
+    assert (await api.delete(f"/me/not-interested/{back}", headers=auth)).status_code == 404
+    assert back in {m for s in strategies for m in await ids(s)}

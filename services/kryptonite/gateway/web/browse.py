@@ -29,9 +29,22 @@ async def _listed(request: Request, db) -> set[int]:
     return {m for m, _ in await queries.list_get(db, user.user_id)}
 
 
+async def _hidden(request: Request, db) -> set[int]:
+    """Movies the signed-in user is not interested in (kept out of every row)."""
+    user = current_user(request)
+    if user is None:
+        return set()
+    return {m for m, _ in await queries.not_interested(db, user.user_id)}
+
+
 @router.get("/")
 async def home(request: Request, state: StateDep, db: DbDep) -> Response:
     rows = await data.home_rows(state, db)
+    user = current_user(request)
+    if user is not None:
+        hidden = await _hidden(request, db)
+        rows = [await data.personal_row(state, user.user_id), *rows]
+        rows = [r.without(hidden) for r in rows]
     return render(request, "home.html", {"title": "Kryptonite", "rows": rows})
 
 
@@ -83,6 +96,8 @@ async def movie(
         similar_notice = "We don't know enough about this movie yet to suggest similar ones."
     user = current_user(request)
     rating = None
+    hidden = await _hidden(request, db)
+    similar = [m for m in similar if m["movie_id"] not in hidden]
     if user is not None:
         mine = await queries.ratings_of(db, user.user_id)
         rating = next((r for m, r, _ in mine if m == movie_id), None)
@@ -94,5 +109,6 @@ async def movie(
         "listed": await _listed(request, db),
         "rating": rating,
         "ratings": RATINGS,
+        "hidden": movie_id in hidden,
     }
     return render(request, "movie.html", ctx)

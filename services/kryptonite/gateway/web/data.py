@@ -41,6 +41,13 @@ class Row:
     items: list[dict[str, Any]] = field(default_factory=list)
     notice: str | None = None
     empty: str = "Nothing here yet."
+    #: Cards get a "Not interested" button (recommendation rows of a signed-in user).
+    hideable: bool = False
+
+    def without(self, hidden: set[int]) -> Row:
+        """The row less the movies the user is not interested in."""
+        self.items = [i for i in self.items if i["movie_id"] not in hidden]
+        return self
 
 
 async def posters(conn: AsyncConnection, movie_ids: list[int]) -> dict[int, str]:
@@ -123,7 +130,7 @@ async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) ->
     results = await asyncio.gather(*(one(s) for s, _, _ in MODEL_ROWS))
     rows = []
     for (strategy, title, subtitle), result in zip(MODEL_ROWS, results, strict=True):
-        row = Row(strategy.value, title, subtitle)
+        row = Row(strategy.value, title, subtitle, hideable=True)
         if isinstance(result, Exception):
             row.notice = degraded_words(type(result).__name__, "failed")
         else:
@@ -137,6 +144,21 @@ async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) ->
 
         rows.append(row)
     return rows
+
+
+async def personal_row(state: GatewayState, user_id: int, n: int = 12) -> Row:
+    """The signed-in home page's first row: the blend of every model for this user."""
+    strategy, title, _ = MODEL_ROWS[0]
+    row = Row("for-you", title, "From every model, ranked for you", hideable=True)
+    row.empty = "Add or rate a few movies and your picks appear here."
+    try:
+        result = await Recommender(state).recommend_list(user_id, strategy, n)
+    except (grpc.aio.AioRpcError, SQLAlchemyError, OSError) as exc:
+        row.notice = degraded_words(type(exc).__name__, "failed")
+        return row
+    row.items = await add_posters(state, [i.model_dump() for i in result.items])
+    row.notice = degraded_words(result.degraded_reason) if result.degraded else None
+    return row
 
 
 def _because_title(items: list[dict[str, Any]]) -> str:
