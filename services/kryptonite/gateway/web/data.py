@@ -22,11 +22,19 @@ from kryptonite.store.tables import movies
 
 #: The recommendation rows of the "For you" page: (strategy, row title, what it is).
 MODEL_ROWS: tuple[tuple[Strategy, str, str], ...] = (
-    (Strategy.blend, "Top picks for you", "Blend: candidates from every model, ranked by NCF"),
-    (Strategy.content, "Similar to your list", "Content: genres, tags and overviews"),
-    (Strategy.cf, "People like you watched", "Collaborative filtering (matrix factorization)"),
-    (Strategy.ncf, "Neural picks", "Neural collaborative filtering (NeuMF)"),
-    (Strategy.item2item, "Because you liked", "Item-to-item: watched together"),
+    (Strategy.blend, "Top picks for you", "The best of every row below, ranked for you"),
+    (Strategy.content, "Similar to your list", "Alike in genres, tags and story (content model)"),
+    (
+        Strategy.cf,
+        "People like you watched",
+        "Loved by viewers with your taste (matrix factorization)",
+    ),
+    (
+        Strategy.ncf,
+        "Neural picks",
+        "Chosen by a neural network that learned from everyone's ratings",
+    ),
+    (Strategy.item2item, "Because you liked", "Often watched together with yours (item-to-item)"),
 )
 log = logging.getLogger("kryptonite.gateway.web")
 
@@ -149,7 +157,7 @@ async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) ->
 async def personal_row(state: GatewayState, user_id: int, n: int = 12) -> Row:
     """The signed-in home page's first row: the blend of every model for this user."""
     strategy, title, _ = MODEL_ROWS[0]
-    row = Row("for-you", title, "From every model, ranked for you", hideable=True)
+    row = Row("for-you", title, "The best of every model, ranked for you", hideable=True)
     row.empty = "Add or rate a few movies and your picks appear here."
     try:
         result = await Recommender(state).recommend_list(user_id, strategy, n)
