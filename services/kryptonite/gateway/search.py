@@ -5,7 +5,8 @@ MovieLens stores "Incredibles, The (2004)" and "WALL·E (2008)"; people type
 the leading article moved back, alternative titles in parentheses ("a.k.a. Se7en"),
 accents and punctuation folded, and a spaceless form ("walle", "spiderman").
 
-A query's matches are ranked in tiers, ties by popularity (number of ratings):
+A query's matches are ranked in tiers, ties by popularity (the gateway's popularity
+score: number of ratings x mean rating / 5):
 
 0. the whole title (any form) equals the query;
 1. the title starts with the query at a word boundary;
@@ -24,14 +25,18 @@ import bisect
 import re
 import time
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kryptonite.store import queries
+
+if TYPE_CHECKING:
+    from kryptonite.gateway.state import GatewayState
 
 _YEAR = re.compile(r"\s*\((?:\d{4}(?:[-–]\d{0,4})?)\)\s*$")
 _PAREN = re.compile(r"\(([^()]*)\)")
@@ -86,12 +91,12 @@ def title_forms(title: str) -> list[str]:
 
 @dataclass
 class TitleIndex:
-    """Immutable search structures over ``(movie_id, title, year, genres, popularity)``."""
+    """Search structures over ``(movie_id, title, year, genres, popularity)`` rows."""
 
     ids: list[int] = field(default_factory=list)
     years: list[int | None] = field(default_factory=list)
     genres: list[frozenset[str]] = field(default_factory=list)
-    popularity: list[int] = field(default_factory=list)
+    popularity: list[float] = field(default_factory=list)
     titles: list[str] = field(default_factory=list)
     forms: list[list[str]] = field(default_factory=list)
     exact: dict[str, list[int]] = field(default_factory=dict)
@@ -107,7 +112,7 @@ class TitleIndex:
             index.ids.append(int(movie_id))
             index.years.append(year)
             index.genres.append(frozenset(g.lower() for g in genres))
-            index.popularity.append(int(popularity or 0))
+            index.popularity.append(float(popularity or 0))
             forms = title_forms(title or "")
             index.titles.append(" | ".join(forms))
             index.forms.append(forms)
@@ -205,26 +210,32 @@ class TitleIndex:
 
 @dataclass
 class SearchIndex:
-    """The gateway's title index: built on first use, rebuilt when older than ``max_age_s``."""
+    """The gateway's title index: built on first use, rebuilt when older than ``max_age_s``
+    (while one request rebuilds it, the others search the previous one). Popularity comes
+    from the gateway's in-process catalog (no aggregate over the ratings per build)."""
 
     max_age_s: float = 600.0
     index: TitleIndex | None = None
     built_at: float = float("-inf")
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def get(self, conn: AsyncConnection) -> TitleIndex:
-        if self.index is not None and time.monotonic() - self.built_at < self.max_age_s:
+    async def get(self, conn: AsyncConnection, popularity: Mapping[int, float]) -> TitleIndex:
+        fresh = time.monotonic() - self.built_at < self.max_age_s
+        if self.index is not None and (fresh or self._lock.locked()):
             return self.index
         async with self._lock:
             if self.index is None or time.monotonic() - self.built_at >= self.max_age_s:
-                rows = await queries.search_rows(conn)
+                rows = [
+                    (m, t, y, g, popularity.get(m, 0.0))
+                    for m, t, y, g in await queries.search_rows(conn)
+                ]
                 self.index = await asyncio.to_thread(TitleIndex.build, rows)
                 self.built_at = time.monotonic()
         return self.index
 
 
 async def search_movies(
-    index: SearchIndex,
+    state: GatewayState,
     conn: AsyncConnection,
     *,
     q: str | None,
@@ -238,7 +249,7 @@ async def search_movies(
         return await queries.search_movies(
             conn, q=None, genre=genre, year=year, limit=limit, offset=offset
         )
-    titles = await index.get(conn)
+    titles = await state.search.get(conn, dict(state.catalog.popular))
     total, ids = titles.search(q, genre=genre, year=year, limit=limit, offset=offset)
     cards = await queries.movie_cards(conn, ids)
     return total, [cards[i] for i in ids if i in cards]

@@ -148,19 +148,10 @@ async def search_movies(
     return int(total or 0), [cards[i] for i in ids]
 
 
-async def search_rows(conn: AsyncConnection) -> list[tuple[int, str, int | None, list[str], int]]:
-    """Every movie as ``(movie_id, title, year, genres, number of ratings)`` (search index)."""
-    counts = (
-        select(rating_explicit.c.movie_id, func.count().label("n"))
-        .group_by(rating_explicit.c.movie_id)
-        .subquery()
-    )
-    rows = await conn.execute(
-        select(movies.c.movie_id, movies.c.title, movies.c.year, counts.c.n).select_from(
-            movies.outerjoin(counts, counts.c.movie_id == movies.c.movie_id)
-        )
-    )
-    base = [(int(r.movie_id), r.title, r.year, int(r.n or 0)) for r in rows]
+async def search_rows(conn: AsyncConnection) -> list[tuple[int, str, int | None, list[str]]]:
+    """Every movie as ``(movie_id, title, year, genres)`` (the gateway's search index)."""
+    rows = await conn.execute(select(movies.c.movie_id, movies.c.title, movies.c.year))
+    base = [(int(r.movie_id), r.title, r.year) for r in rows]
     by_genre: dict[int, list[str]] = {}
     for movie_id, name in await conn.execute(
         select(movie_genres.c.movie_id, genres.c.name).join(
@@ -168,7 +159,7 @@ async def search_rows(conn: AsyncConnection) -> list[tuple[int, str, int | None,
         )
     ):
         by_genre.setdefault(int(movie_id), []).append(name)
-    return [(m, t, y, by_genre.get(m, []), n) for m, t, y, n in base]
+    return [(m, t, y, by_genre.get(m, [])) for m, t, y in base]
 
 
 async def movie_detail(conn: AsyncConnection, movie_id: int) -> dict | None:

@@ -65,11 +65,11 @@ FIRST = [
 def index(data_dir: Path) -> tuple[TitleIndex, dict[int, str]]:
     report = ParseReport(strict=False)
     movies = parse_movies(data_dir / "ml-latest-small" / "movies.csv", report)
-    counts = parse_ratings(data_dir / "ml-latest-small" / "ratings.csv", report)[
-        "movie_id"
-    ].value_counts()
+    ratings = parse_ratings(data_dir / "ml-latest-small" / "ratings.csv", report)
+    stats = ratings.groupby("movie_id")["rating"].agg(["count", "mean"])
+    score = (stats["count"] * stats["mean"] / 5.0).to_dict()  # as store.queries.popular
     rows = [
-        (int(m), t, None if pd.isna(y) else int(y), g, int(counts.get(m, 0)))
+        (int(m), t, None if pd.isna(y) else int(y), g, score.get(m, 0.0))
         for m, t, y, g in movies[["movie_id", "title", "year", "genres"]].itertuples(index=False)
     ]
     return TitleIndex.build(rows), dict(zip(movies["movie_id"], movies["title"], strict=True))

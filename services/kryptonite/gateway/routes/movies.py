@@ -37,7 +37,7 @@ async def search(
     """Search titles by relevance (exact, then prefix, word and typo-tolerant matches; ties
     by popularity), filter by genre and year; without ``q`` ordered by title; paginated."""
     total, items = await search_movies(
-        state.search, db, q=q, genre=genre, year=year, limit=limit, offset=offset
+        state, db, q=q, genre=genre, year=year, limit=limit, offset=offset
     )
     return MoviePage(total=total, limit=limit, offset=offset, items=items)
 

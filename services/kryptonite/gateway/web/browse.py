@@ -59,9 +59,7 @@ async def search(
     q = q.strip()
     total, items = 0, []
     if q:
-        total, items = await search_movies(
-            state.search, db, q=q, limit=PAGE, offset=(page - 1) * PAGE
-        )
+        total, items = await search_movies(state, db, q=q, limit=PAGE, offset=(page - 1) * PAGE)
         pics = await data.posters(db, [i["movie_id"] for i in items])
         items = [i | {"poster_path": pics.get(i["movie_id"])} for i in items]
     ctx = {
