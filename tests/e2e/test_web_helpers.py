@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kryptonite.gateway.web.data import _because_title, degraded_words
-from kryptonite.gateway.web.render import display_title
+from kryptonite.gateway.web.render import display_title, short_title, title_size
 from kryptonite.gateway.web.session import safe_next
 
 
@@ -58,3 +58,11 @@ def test_because_title_uses_the_most_common_anchor() -> None:
     ]
     assert _because_title(items) == "Because you liked Alien (1979)"
     assert _because_title([{"reason": "Popular right now"}]) == "Because you liked…"
+
+
+def test_title_cards_fit_whole_words() -> None:
+    assert short_title("Seven (a.k.a. Se7en)") == "Seven"
+    assert short_title("Amelie (Fabuleux destin d'Amélie Poulain, Le)") == "Amelie"
+    assert title_size("Up") == "tc-m" and title_size("Ratatouille") == "tc-m"
+    assert title_size("Dr. Strangelove or: How I Learned to Stop Worrying") == "tc-s"
+    assert title_size("Supercalifragilisticexpialidocious") == "tc-xs"

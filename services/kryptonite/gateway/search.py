@@ -114,7 +114,9 @@ class TitleIndex:
             index.genres.append(frozenset(g.lower() for g in genres))
             index.popularity.append(float(popularity or 0))
             forms = title_forms(title or "")
-            index.titles.append(" | ".join(forms))
+            compact = {"".join(f.split()) for f in forms if " " in f}
+            # substring matches only within the spaced forms ("or" is not in "nowheretorun")
+            index.titles.append(" | ".join(f for f in forms if f not in compact))
             index.forms.append(forms)
             for form in forms:
                 index.exact.setdefault(form, []).append(i)
