@@ -82,6 +82,16 @@ async def add_posters(state: GatewayState, items: list[dict[str, Any]]) -> list[
     return items
 
 
+async def hidden_ids(state: GatewayState, user_id: int) -> set[int]:
+    """Movies the user is not interested in (none when the database is down: the
+    recommendation lists already leave them out)."""
+    try:
+        async with state.read() as conn:
+            return {m for m, _ in await queries.not_interested(conn, user_id)}
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return set()
+
+
 async def cards(conn: AsyncConnection, ids: list[int]) -> list[dict[str, Any]]:
     found = await queries.movie_cards(conn, ids)
     pics = await posters(conn, ids)

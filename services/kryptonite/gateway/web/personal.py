@@ -113,5 +113,6 @@ async def rate(
 
 @router.get("/for-you")
 async def for_you(request: Request, user: WebUser, state: StateDep) -> Response:
-    rows = await data.recommendation_rows(state, user.user_id)
+    hidden = await data.hidden_ids(state, user.user_id)
+    rows = [r.without(hidden) for r in await data.recommendation_rows(state, user.user_id)]
     return render(request, "foryou.html", {"title": "For you", "rows": rows})
