@@ -11,10 +11,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from kryptonite.config import Settings
-from kryptonite.gateway import errors, headers
+from kryptonite.gateway import docs, errors, headers
 from kryptonite.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from kryptonite.gateway.ratelimit import LoginLimiter
-from kryptonite.gateway.routes import auth, health, movies, mylist, recommendations
+from kryptonite.gateway.routes import auth, health, hidden, movies, mylist, recommendations
 from kryptonite.gateway.security import Tokens
 from kryptonite.gateway.state import GatewayState
 from kryptonite.gateway.web import install as install_web
@@ -62,6 +62,8 @@ def create_app(settings: Settings) -> FastAPI:
         description="Movie recommendations: accounts, movies, personal list, ratings and "
         'two-stage recommendations. Every error is `{"error": {"code", "message"}}`.',
         lifespan=lifespan,
+        docs_url=None,  # served offline by gateway/docs.py
+        redoc_url=None,
         # Metrics are Prometheus (gateway/metrics.py); FastAPI's OpenTelemetry hooks would
         # only look up three unconfigured providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -76,9 +78,11 @@ def create_app(settings: Settings) -> FastAPI:
         auth.router,
         movies.router,
         mylist.router,
+        hidden.router,
     ):
         app.include_router(router)
     install_web(app)
+    docs.install(app)
     _publish_runtime_limits(app, settings)
     return app
 

@@ -7,8 +7,8 @@ response did not set it already.
 The Content-Security-Policy fits the server-rendered UI: scripts and styles from our
 ``/static`` only (no inline script anywhere), inline ``style="…"`` attributes (title-card
 colours), TMDB poster images, the click-to-load YouTube (nocookie) trailer frame, forms
-posting to ourselves, and no framing by anyone. FastAPI's ``/docs`` and ``/redoc`` pages
-load Swagger/ReDoc from a CDN with inline script, so they get no CSP.
+posting to ourselves, and no framing by anyone. ``/docs`` (gateway/docs.py) serves Swagger
+UI's own assets without inline script, so it gets the same page policy.
 """
 
 from __future__ import annotations

@@ -204,8 +204,10 @@ class Recommender:
         try:
             async with self.state.read() as conn:
                 found = await queries.history(conn, user_id, self.served.history)
+                hidden = {m for m, _ in await queries.not_interested(conn, user_id)}
             ctx.recent, ctx.listed = found.recent, found.listed
             ctx.seen, ctx.low_rated = found.seen, found.low_rated
+            ctx.seen |= hidden  # "not interested": never shown again
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
             log.warning("history of user %s unavailable: %s", user_id, type(exc).__name__)
             self.state.metrics.downstream_failures.labels("database").inc()

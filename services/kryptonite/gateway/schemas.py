@@ -86,11 +86,20 @@ class MovieDetail(MovieCard):
     imdb_id: str | None = None
     tmdb_id: int | None = None
     youtube_id: str | None = None
+    rating_mean: float | None = Field(None, description="Mean of every rating (0.5-5)")
+    rating_count: int = Field(0, description="Number of ratings")
+    tags: list[str] = Field([], description="What people tag it with, most common first")
     links: Links
 
 
 class ListItem(MovieCard):
     added_at: int
+
+
+class HiddenItem(MovieCard):
+    """A movie the user is not interested in (never recommended to them)."""
+
+    hidden_at: int
 
 
 class RatingIn(BaseModel):

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from kryptonite.config import Settings
 from kryptonite.gateway import versions
 from kryptonite.gateway.metrics import GatewayMetrics
+from kryptonite.gateway.search import SearchIndex
 from kryptonite.gateway.security import Tokens
 from kryptonite.rpc.clients import CandidatesClient, ContentClient, RankingClient
 from kryptonite.store import queries
@@ -64,7 +65,11 @@ class GatewayState:
     tokens: Tokens
     metrics: GatewayMetrics
     catalog: Catalog = field(default_factory=Catalog)
+    search: SearchIndex = field(default_factory=SearchIndex)
     _refresher: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.search.max_age_s = self.settings.gateway_popular_refresh_s
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:

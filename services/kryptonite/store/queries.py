@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from kryptonite.store.tables import (
     daily_update,
+    genome_scores,
+    genome_tags,
     genres,
     ml_youtube,
     movie_genres,
@@ -21,7 +23,9 @@ from kryptonite.store.tables import (
     movies,
     rating_explicit,
     rating_implicit,
+    tags,
     user_movielist,
+    user_not_interested,
     users,
 )
 
@@ -145,6 +149,20 @@ async def search_movies(
     return int(total or 0), [cards[i] for i in ids]
 
 
+async def search_rows(conn: AsyncConnection) -> list[tuple[int, str, int | None, list[str]]]:
+    """Every movie as ``(movie_id, title, year, genres)`` (the gateway's search index)."""
+    rows = await conn.execute(select(movies.c.movie_id, movies.c.title, movies.c.year))
+    base = [(int(r.movie_id), r.title, r.year) for r in rows]
+    by_genre: dict[int, list[str]] = {}
+    for movie_id, name in await conn.execute(
+        select(movie_genres.c.movie_id, genres.c.name).join(
+            genres, genres.c.genre_id == movie_genres.c.genre_id
+        )
+    ):
+        by_genre.setdefault(int(movie_id), []).append(name)
+    return [(m, t, y, by_genre.get(m, [])) for m, t, y in base]
+
+
 async def movie_detail(conn: AsyncConnection, movie_id: int) -> dict | None:
     row = (
         (
@@ -174,7 +192,43 @@ async def movie_detail(conn: AsyncConnection, movie_id: int) -> dict | None:
         return None
     out = dict(row)
     out["genres"] = (await genres_of(conn, [movie_id]))[movie_id]
+    out.update(await movie_facts(conn, movie_id))
     return out
+
+
+async def movie_facts(conn: AsyncConnection, movie_id: int, n_tags: int = 8) -> dict[str, Any]:
+    """Mean rating and count, and the tags people use most (user tags, then genome tags)."""
+    stats = (
+        await conn.execute(
+            select(func.avg(rating_explicit.c.rating), func.count()).where(
+                rating_explicit.c.movie_id == movie_id
+            )
+        )
+    ).first()
+    mean, count = (stats[0], stats[1]) if stats else (None, 0)
+    used = func.count().label("n")
+    rows = await conn.execute(
+        select(func.lower(tags.c.tag).label("tag"), used)
+        .where(tags.c.movie_id == movie_id)
+        .group_by(func.lower(tags.c.tag))
+        .order_by(used.desc(), func.lower(tags.c.tag))
+        .limit(n_tags)
+    )
+    found = [r.tag for r in rows]
+    if len(found) < n_tags:
+        rows = await conn.execute(
+            select(genome_tags.c.tag)
+            .join(genome_scores, genome_scores.c.tag_id == genome_tags.c.tag_id)
+            .where((genome_scores.c.movie_id == movie_id) & (genome_scores.c.relevance >= 0.8))
+            .order_by(genome_scores.c.relevance.desc())
+            .limit(n_tags)
+        )
+        found += [r.tag for r in rows if r.tag.lower() not in found][: n_tags - len(found)]
+    return {
+        "rating_mean": round(float(mean), 2) if mean is not None else None,
+        "rating_count": int(count or 0),
+        "tags": found,
+    }
 
 
 async def movie_exists(conn: AsyncConnection, movie_id: int) -> bool:
@@ -240,6 +294,32 @@ async def list_get(conn: AsyncConnection, user_id: int) -> list[tuple[int, int]]
         select(user_movielist.c.movie_id, user_movielist.c.added_at)
         .where(user_movielist.c.user_id == user_id)
         .order_by(user_movielist.c.added_at.desc(), user_movielist.c.movie_id.desc())
+    )
+    return [(int(r.movie_id), int(r.added_at)) for r in rows]
+
+
+async def not_interested_add(conn: AsyncConnection, user_id: int, movie_id: int) -> None:
+    """Hide a movie from the user's recommendations (idempotent)."""
+    values = {"user_id": user_id, "movie_id": movie_id, "added_at": int(time.time())}
+    await conn.execute(_upsert(conn, user_not_interested, values, {}))
+
+
+async def not_interested_remove(conn: AsyncConnection, user_id: int, movie_id: int) -> bool:
+    result = await conn.execute(
+        delete(user_not_interested).where(
+            (user_not_interested.c.user_id == user_id)
+            & (user_not_interested.c.movie_id == movie_id)
+        )
+    )
+    return result.rowcount > 0
+
+
+async def not_interested(conn: AsyncConnection, user_id: int) -> list[tuple[int, int]]:
+    """``[(movie_id, added_at)]`` the user hid, most recent first (every strategy skips them)."""
+    rows = await conn.execute(
+        select(user_not_interested.c.movie_id, user_not_interested.c.added_at)
+        .where(user_not_interested.c.user_id == user_id)
+        .order_by(user_not_interested.c.added_at.desc(), user_not_interested.c.movie_id.desc())
     )
     return [(int(r.movie_id), int(r.added_at)) for r in rows]
 

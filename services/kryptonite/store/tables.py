@@ -151,6 +151,15 @@ user_movielist = Table(
     **MYSQL_TABLE_ARGS,
 )
 
+user_not_interested = Table(
+    "user_not_interested",
+    metadata,
+    Column("user_id", Integer, _fk("users.user_id"), primary_key=True, autoincrement=False),
+    Column("movie_id", Integer, _fk("movies.movie_id"), primary_key=True, autoincrement=False),
+    Column("added_at", BigInteger, nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
 genome_tags = Table(
     "genome_tags",
     metadata,

@@ -26,6 +26,21 @@ async def test_search_filters_and_paginates(api: httpx.AsyncClient) -> None:
     assert odd["total"] == 0
 
 
+async def test_search_by_relevance(api: httpx.AsyncClient) -> None:
+    """Titles as people type them: article moved, punctuation folded, exact first, typos."""
+    for q, first in (("the incredibles", 8961), ("wall-e", 60069), ("Up", 68954)):
+        page = (await api.get("/movies", params={"q": q, "limit": 5})).json()
+        assert page["items"][0]["movie_id"] == first, (q, page["items"])
+    star = (await api.get("/movies", params={"q": "star wars", "limit": 3})).json()
+    assert [m["movie_id"] for m in star["items"]][0] == 260
+    typo = (await api.get("/movies", params={"q": "shawshenk"})).json()
+    assert typo["items"][0]["movie_id"] == 318
+    end = (await api.get("/movies", params={"q": "love", "offset": 5000})).json()
+    assert end["total"] > 0 and end["items"] == []
+    page = await api.get("/search", params={"q": "love", "page": 999})
+    assert "past the end" in page.text and "No movie matches" not in page.text
+
+
 async def test_detail_has_genres_links_and_trailer(api: httpx.AsyncClient) -> None:
     movie = expect(await api.get("/movies/1"), 200)
     assert movie["title"].startswith("Toy Story") and movie["year"] == 1995
@@ -78,3 +93,31 @@ async def test_ratings_and_events_are_stored(api: httpx.AsyncClient, stack: Stac
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(1, "rating", 2), (2, "click", 1), (2, "view", 2)]
+
+
+async def test_not_interested_hides_from_every_strategy_and_is_reversible(
+    api: httpx.AsyncClient,
+) -> None:
+    _, auth = await sign_up(api)
+    assert (await api.put("/me/list/1214", headers=auth)).status_code == 204
+    strategies = ("blend", "content", "cf", "ncf", "item2item", "popular")
+
+    async def ids(strategy: str) -> list[int]:
+        reply = await api.get(
+            "/me/recommendations", params={"strategy": strategy, "limit": 20}, headers=auth
+        )
+        return [i["movie_id"] for i in reply.json()["items"]]
+
+    before = {s: await ids(s) for s in strategies}  # now cached
+    hide = {items[0] for items in before.values() if items}
+    for movie_id in hide:
+        assert (await api.put(f"/me/not-interested/{movie_id}", headers=auth)).status_code == 204
+    assert (await api.put("/me/not-interested/999999999", headers=auth)).status_code == 404
+    hidden = (await api.get("/me/not-interested", headers=auth)).json()
+    assert {h["movie_id"] for h in hidden} == hide and all(h["title"] for h in hidden)
+    for strategy in strategies:  # the cache was invalidated: every list is recomputed
+        assert not set(await ids(strategy)) & hide, strategy
+    back = next(iter(hide))
+    assert (await api.delete(f"/me/not-interested/{back}", headers=auth)).status_code == 204
+    assert (await api.delete(f"/me/not-interested/{back}", headers=auth)).status_code == 404
+    assert back in {m for s in strategies for m in await ids(s)}

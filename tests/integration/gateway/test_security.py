@@ -386,8 +386,10 @@ async def test_security_headers(api: httpx.AsyncClient) -> None:
     assert (await api.get("/me/list", headers=auth)).headers["cache-control"] == "no-store"
     assert (await api.get("/", headers=auth)).headers["cache-control"] == "no-store"
     assert "no-store" not in (await api.get("/movies/1")).headers.get("cache-control", "")
-    docs = await api.get("/docs")
-    assert "content-security-policy" not in docs.headers  # Swagger UI loads from a CDN
+    docs = await api.get("/docs")  # Swagger UI served by the gateway: the page policy
+    assert docs.headers["content-security-policy"] == CSP
+    assert "/docs-assets/swagger-ui-bundle.js" in docs.text and "<script>" not in docs.text
+    assert (await api.get("/docs-assets/swagger-ui-bundle.js")).status_code == 200
     assert docs.headers["x-content-type-options"] == "nosniff"
     assert len((await api.get("/", headers=auth)).headers.get_list("x-frame-options")) == 1
 
@@ -443,6 +445,11 @@ USER_ROUTES = {
     ("POST", "/movie/{movie_id}/list"),
     ("POST", "/movie/{movie_id}/list/remove"),
     ("POST", "/movie/{movie_id}/rating"),
+    ("GET", "/me/not-interested"),
+    ("PUT", "/me/not-interested/{movie_id}"),
+    ("DELETE", "/me/not-interested/{movie_id}"),
+    ("POST", "/movie/{movie_id}/not-interested"),
+    ("POST", "/movie/{movie_id}/not-interested/remove"),
     ("GET", "/for-you"),
     ("GET", "/movie/{movie_id}"),  # shows the caller's rating and list state
     ("GET", "/search"),  # marks movies on the caller's list

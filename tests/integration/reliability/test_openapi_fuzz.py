@@ -47,7 +47,7 @@ CASES = [
     or "requestBody" in PATHS[path][method.lower()]
 ]
 #: Tables fuzzing may add rows to (accounts, a user's own list, ratings and events).
-WRITABLE = {"users", "user_movielist", "rating_explicit", "rating_implicit"}
+WRITABLE = {"users", "user_movielist", "user_not_interested", "rating_explicit", "rating_implicit"}
 
 
 @pytest.fixture(scope="session")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
+from tests.unit.models.test_interface import STAGE1
 
 from kryptonite.models.data import TrainData
 from kryptonite.models.ranker.features import NAMES, UserQuery, features, ridge_anchor
 from kryptonite.models.ranker.model import StageTwoRanker, holdout_split, listwise_loss
 from kryptonite.serving.config import ServedConfig
 from kryptonite.serving.stage1 import stage1_builder
-from tests.unit.models.test_interface import STAGE1
 
 
 def test_listwise_loss_is_minus_log_softmax_mass_of_positives() -> None:

@@ -18,6 +18,7 @@ from kryptonite.gateway.schemas import (
     MoviePage,
     SimilarOut,
 )
+from kryptonite.gateway.search import search_movies
 from kryptonite.store import queries
 
 router = APIRouter(prefix="/movies", tags=["movies"])
@@ -26,15 +27,17 @@ router = APIRouter(prefix="/movies", tags=["movies"])
 @router.get("", response_model=MoviePage)
 async def search(
     db: DbDep,
-    q: Annotated[str | None, Query(max_length=200, description="Title fragment")] = None,
+    state: StateDep,
+    q: Annotated[str | None, Query(max_length=200, description="Title words")] = None,
     genre: Annotated[str | None, Query(max_length=64)] = None,
     year: Annotated[int | None, Query(ge=1800, le=2100)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> MoviePage:
-    """Search by title, filter by genre and year; ordered by title; paginated."""
-    total, items = await queries.search_movies(
-        db, q=q, genre=genre, year=year, limit=limit, offset=offset
+    """Search titles by relevance (exact, then prefix, word and typo-tolerant matches; ties
+    by popularity), filter by genre and year; without ``q`` ordered by title; paginated."""
+    total, items = await search_movies(
+        state, db, q=q, genre=genre, year=year, limit=limit, offset=offset
     )
     return MoviePage(total=total, limit=limit, offset=offset, items=items)
 

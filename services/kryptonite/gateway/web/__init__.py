@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 from kryptonite.gateway.errors import http_error
-from kryptonite.gateway.web import auth_pages, browse, personal
+from kryptonite.gateway.web import auth_pages, browse, personal, preferences
 from kryptonite.gateway.web.errors import error_page
 from kryptonite.gateway.web.render import STATIC_DIR
 
@@ -26,7 +26,7 @@ async def _not_found(request: Request, exc: Exception) -> Response:
 
 def install(app: FastAPI) -> None:
     """Add the web pages and ``/static`` to the gateway ``app``."""
-    for module in (auth_pages, browse, personal):
+    for module in (auth_pages, browse, personal, preferences):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_exception_handler(404, _not_found)

@@ -24,23 +24,20 @@ from kryptonite.gateway.web.session import (
 from kryptonite.store import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-Text = Annotated[str, Form(max_length=256)]
 OptText = Annotated[str | None, Form(max_length=256)]
 
 
-def _words(exc: ValidationError) -> list[str]:
-    """Validation errors of the sign-up form as sentences."""
+def _words(exc: ValidationError) -> dict[str, str]:
+    """Validation errors of the sign-up form as sentences, by field (shown next to it)."""
     rules = {
         "username": "Username: use 3–64 letters, digits, dots, dashes or underscores.",
         "password": "Password: use at least 8 characters.",  # pragma: allowlist secret
         "email": "E-mail: that does not look like an address.",
     }
-    out = []
+    out: dict[str, str] = {}
     for err in exc.errors():
         field = str(err["loc"][0]) if err["loc"] else ""
-        text = rules.get(field, f"{field or 'Input'}: {err['msg']}.")
-        if text not in out:
-            out.append(text)
+        out.setdefault(field, rules.get(field, "Please check this field."))
     return out
 
 
@@ -59,17 +56,23 @@ async def signup_form(request: Request) -> Response:
 async def signup(
     request: Request,
     state: StateDep,
-    username: Text,
-    password: Text,
     csrf: OptText = None,
+    username: OptText = None,
+    password: OptText = None,
     email: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    form = {"username": username, "email": email or ""}
+    form = {"username": username or "", "email": email or ""}
     try:
-        body = RegisterIn(username=username, password=password, email=email or None)
+        body = RegisterIn(username=username or "", password=password or "", email=email or None)
     except ValidationError as exc:
-        ctx = {"title": "Create an account", "errors": _words(exc), "form": form}
+        fields = _words(exc)
+        ctx = {
+            "title": "Create an account",
+            "errors": list(fields.values()),
+            "field_errors": fields,
+            "form": form,
+        }
         return render(request, "signup.html", ctx, 422)
     password_hash = await hash_password(body.password)
     try:
@@ -77,7 +80,12 @@ async def signup(
             user_id = await queries.create_user(conn, body.username, body.email, password_hash)
     except queries.UsernameTaken:
         errors = ["That username or e-mail is already registered. Sign in instead?"]
-        ctx = {"title": "Create an account", "errors": errors, "form": form}
+        ctx = {
+            "title": "Create an account",
+            "errors": errors,
+            "field_errors": {"username": errors[0]},
+            "form": form,
+        }
         return render(request, "signup.html", ctx, 409)
     return _signed_in(request, state, user_id, body.username, "/for-you?notice=welcome")
 
@@ -93,14 +101,25 @@ async def signin(
     request: Request,
     state: StateDep,
     limiter: LoginLimiterDep,
-    username: Text,
-    password: Text,
     csrf: OptText = None,
     next: OptText = None,
+    username: OptText = None,
+    password: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
     target = safe_next(next, "/for-you")
-    ctx = {"title": "Sign in", "form": {"username": username}, "next": target}
+    ctx = {"title": "Sign in", "form": {"username": username or ""}, "next": target}
+    missing = {
+        f: f"{label}: please fill this in."
+        for f, label, value in (
+            ("username", "Username", username),
+            ("password", "Password", password),
+        )
+        if not value
+    }
+    if missing:
+        ctx |= {"errors": list(missing.values()), "field_errors": missing}
+        return render(request, "signin.html", ctx, 422)
     ip = client_ip(request)
     wait = await limiter.attempt(username, ip)
     if wait is not None:

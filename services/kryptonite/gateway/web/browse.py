@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from kryptonite.gateway.deps import DbDep, StateDep
 from kryptonite.gateway.errors import ApiError
 from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.search import search_movies
 from kryptonite.gateway.web import data
 from kryptonite.gateway.web.errors import WebRoute
 from kryptonite.gateway.web.render import display_title, render
@@ -28,15 +29,29 @@ async def _listed(request: Request, db) -> set[int]:
     return {m for m, _ in await queries.list_get(db, user.user_id)}
 
 
+async def _hidden(request: Request, db) -> set[int]:
+    """Movies the signed-in user is not interested in (kept out of every row)."""
+    user = current_user(request)
+    if user is None:
+        return set()
+    return {m for m, _ in await queries.not_interested(db, user.user_id)}
+
+
 @router.get("/")
 async def home(request: Request, state: StateDep, db: DbDep) -> Response:
     rows = await data.home_rows(state, db)
+    user = current_user(request)
+    if user is not None:
+        hidden = await _hidden(request, db)
+        rows = [await data.personal_row(state, user.user_id), *rows]
+        rows = [r.without(hidden) for r in rows]
     return render(request, "home.html", {"title": "Kryptonite", "rows": rows})
 
 
 @router.get("/search")
 async def search(
     request: Request,
+    state: StateDep,
     db: DbDep,
     q: Annotated[str, Query(max_length=200)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
@@ -44,9 +59,7 @@ async def search(
     q = q.strip()
     total, items = 0, []
     if q:
-        total, items = await queries.search_movies(
-            db, q=q, genre=None, year=None, limit=PAGE, offset=(page - 1) * PAGE
-        )
+        total, items = await search_movies(state, db, q=q, limit=PAGE, offset=(page - 1) * PAGE)
         pics = await data.posters(db, [i["movie_id"] for i in items])
         items = [i | {"poster_path": pics.get(i["movie_id"])} for i in items]
     ctx = {
@@ -76,11 +89,13 @@ async def movie(
         items, degraded = await Recommender(state).similar(movie_id, 12)
         similar = await data.add_posters(state, [i.model_dump() for i in items])
         if degraded:
-            similar_notice = "Simplified list: the content service did not answer in time."
+            similar_notice = data.degraded_words("content_unavailable", "similar")
     except grpc.aio.AioRpcError:
-        similar_notice = "Similar movies are not available for this title."
+        similar_notice = "We don't know enough about this movie yet to suggest similar ones."
     user = current_user(request)
     rating = None
+    hidden = await _hidden(request, db)
+    similar = [m for m in similar if m["movie_id"] not in hidden]
     if user is not None:
         mine = await queries.ratings_of(db, user.user_id)
         rating = next((r for m, r, _ in mine if m == movie_id), None)
@@ -92,5 +107,6 @@ async def movie(
         "listed": await _listed(request, db),
         "rating": rating,
         "ratings": RATINGS,
+        "hidden": movie_id in hidden,
     }
     return render(request, "movie.html", ctx)

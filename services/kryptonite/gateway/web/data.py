@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,19 +22,21 @@ from kryptonite.store.tables import movies
 
 #: The recommendation rows of the "For you" page: (strategy, row title, what it is).
 MODEL_ROWS: tuple[tuple[Strategy, str, str], ...] = (
-    (Strategy.blend, "Top picks for you", "Blend: candidates from every model, ranked by NCF"),
-    (Strategy.content, "Similar to your list", "Content: genres, tags and overviews"),
-    (Strategy.cf, "People like you watched", "Collaborative filtering (matrix factorization)"),
-    (Strategy.ncf, "Neural picks", "Neural collaborative filtering (NeuMF)"),
-    (Strategy.item2item, "Because you liked", "Item-to-item: watched together"),
+    (Strategy.blend, "Top picks for you", "The best of every row below, ranked for you"),
+    (Strategy.content, "Similar to your list", "Alike in genres, tags and story (content model)"),
+    (
+        Strategy.cf,
+        "People like you watched",
+        "Loved by viewers with your taste (matrix factorization)",
+    ),
+    (
+        Strategy.ncf,
+        "Neural picks",
+        "Chosen by a neural network that learned from everyone's ratings",
+    ),
+    (Strategy.item2item, "Because you liked", "Often watched together with yours (item-to-item)"),
 )
-#: Words for the causes in ``RecList.degraded_reason``.
-_DOWN = {
-    "candidates": "the candidates service",
-    "ranking": "the ranking service",
-    "content": "the content service",
-    "database": "the database",
-}
+log = logging.getLogger("kryptonite.gateway.web")
 
 
 @dataclass
@@ -46,6 +49,13 @@ class Row:
     items: list[dict[str, Any]] = field(default_factory=list)
     notice: str | None = None
     empty: str = "Nothing here yet."
+    #: Cards get a "Not interested" button (recommendation rows of a signed-in user).
+    hideable: bool = False
+
+    def without(self, hidden: set[int]) -> Row:
+        """The row less the movies the user is not interested in."""
+        self.items = [i for i in self.items if i["movie_id"] not in hidden]
+        return self
 
 
 async def posters(conn: AsyncConnection, movie_ids: list[int]) -> dict[int, str]:
@@ -72,21 +82,35 @@ async def add_posters(state: GatewayState, items: list[dict[str, Any]]) -> list[
     return items
 
 
+async def hidden_ids(state: GatewayState, user_id: int) -> set[int]:
+    """Movies the user is not interested in (none when the database is down: the
+    recommendation lists already leave them out)."""
+    try:
+        async with state.read() as conn:
+            return {m for m, _ in await queries.not_interested(conn, user_id)}
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return set()
+
+
 async def cards(conn: AsyncConnection, ids: list[int]) -> list[dict[str, Any]]:
     found = await queries.movie_cards(conn, ids)
     pics = await posters(conn, ids)
     return [found[m] | {"poster_path": pics.get(m)} for m in ids if m in found]
 
 
-def degraded_words(reason: str | None) -> str:
-    """``"candidates_unavailable,database_unavailable"`` in words."""
-    names = []
-    for cause in (reason or "").split(","):
-        service = cause.split("_", 1)[0]
-        if service in _DOWN and _DOWN[service] not in names:
-            names.append(_DOWN[service])
-    what = " and ".join(names) or "a service"
-    return f"Simplified list: {what} did not answer in time, so this row is a fallback."
+def degraded_words(reason: str | None, what: str = "row") -> str:
+    """What a movie fan reads when a list is a fallback; the technical cause
+    (``RecList.degraded_reason``, e.g. ``"ranking_deadline_exceeded"``) goes to the log.
+
+    ``what``: ``"row"`` (a recommendation row), ``"similar"`` (a movie's similar movies)
+    or ``"failed"`` (the row could not be filled at all).
+    """
+    log.info("fallback shown (%s): %s", what, reason or "unknown")
+    if what == "similar":
+        return "For now these are popular movies of the same genres; closer matches are back soon."
+    if what == "failed":
+        return "These picks didn't load. Try again in a moment."
+    return "Popular picks for now: your personal picks are on their way, check back shortly."
 
 
 async def home_rows(state: GatewayState, conn: AsyncConnection, per_row: int = 12) -> list[Row]:
@@ -97,7 +121,7 @@ async def home_rows(state: GatewayState, conn: AsyncConnection, per_row: int = 1
     rows = [Row("popular", "Popular", "Most rated, best rated", top)]
     for kind, title in (("new", "New"), ("trending", "Trending")):
         day, ids = await queries.daily_movies(conn, kind, per_row)
-        sub = f"Updated {day}" if day else "Not computed yet (run kryptonite daily-update)"
+        sub = f"Updated {day}" if day else "Coming soon: this row fills in every day."
         rows.append(Row(kind, title, sub, await cards(conn, ids)))
     counts = Counter(g for m in popular[:500] for g in catalog.genres.get(m, ()))
     for genre, _ in counts.most_common(4):
@@ -124,9 +148,9 @@ async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) ->
     results = await asyncio.gather(*(one(s) for s, _, _ in MODEL_ROWS))
     rows = []
     for (strategy, title, subtitle), result in zip(MODEL_ROWS, results, strict=True):
-        row = Row(strategy.value, title, subtitle)
+        row = Row(strategy.value, title, subtitle, hideable=True)
         if isinstance(result, Exception):
-            row.notice = "This row is unavailable right now; please retry in a moment."
+            row.notice = degraded_words(type(result).__name__, "failed")
         else:
             row.items = await add_posters(state, [i.model_dump() for i in result.items])
             row.notice = degraded_words(result.degraded_reason) if result.degraded else None
@@ -138,6 +162,21 @@ async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) ->
 
         rows.append(row)
     return rows
+
+
+async def personal_row(state: GatewayState, user_id: int, n: int = 12) -> Row:
+    """The signed-in home page's first row: the blend of every model for this user."""
+    strategy, title, _ = MODEL_ROWS[0]
+    row = Row("for-you", title, "The best of every model, ranked for you", hideable=True)
+    row.empty = "Add or rate a few movies and your picks appear here."
+    try:
+        result = await Recommender(state).recommend_list(user_id, strategy, n)
+    except (grpc.aio.AioRpcError, SQLAlchemyError, OSError) as exc:
+        row.notice = degraded_words(type(exc).__name__, "failed")
+        return row
+    row.items = await add_posters(state, [i.model_dump() for i in result.items])
+    row.notice = degraded_words(result.degraded_reason) if result.degraded else None
+    return row
 
 
 def _because_title(items: list[dict[str, Any]]) -> str:

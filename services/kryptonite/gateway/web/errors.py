@@ -21,10 +21,10 @@ from kryptonite.gateway.web.session import CsrfRejected, SignInRequired
 log = logging.getLogger("kryptonite.gateway.web")
 
 DB_DOWN = (
-    "The movie database is unavailable right now, so your change may not have been saved. "
-    "Please retry in a moment."
+    "We can't reach your movies right now, so your change may not have been saved. "
+    "Please try again in a moment."
 )
-SERVICE_DOWN = "A recommendation service is unavailable right now; please retry in a moment."
+SERVICE_DOWN = "Recommendations are taking a short break. Please try again in a moment."
 CSRF = (
     "This form expired or came from another site, so it was not accepted. "
     "Reload the page and try again."
@@ -32,11 +32,20 @@ CSRF = (
 
 
 def _field_errors(exc: RequestValidationError) -> str:
-    parts = []
+    """In words, without pydantic's wording (that goes to the log)."""
+    fields = []
     for err in exc.errors():
-        field = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-        parts.append(f"{field or 'request'}: {err.get('msg', 'invalid')}")
-    return "Some of what you sent is not valid. " + "; ".join(parts)
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
+        name = loc[-1].replace("_", " ") if loc else ""
+        if name and name not in fields:
+            fields.append(name)
+    log.info("invalid web request: %s", exc.errors())
+    if not fields:
+        return "Something in that request isn't right. Please go back and try again."
+    return (
+        f"That link or form has a value we can't use ({', '.join(fields)}). "
+        "Please go back and try again."
+    )
 
 
 def error_page(request: Request, status: int, message: str) -> Response:

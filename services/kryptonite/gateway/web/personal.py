@@ -41,7 +41,19 @@ async def _require_movie(conn, movie_id: int) -> None:
 async def my_list(request: Request, user: WebUser, db: DbDep) -> Response:
     rows = await queries.list_get(db, user.user_id)
     items = await data.cards(db, [m for m, _ in rows])
-    return render(request, "mylist.html", {"title": "My List", "items": items})
+    ratings = {m: r for m, r, _ in await queries.ratings_of(db, user.user_id)}
+    listed = {i["movie_id"] for i in items}
+    rated = await data.cards(db, [m for m in ratings if m not in listed])
+    hidden = await data.cards(db, [m for m, _ in await queries.not_interested(db, user.user_id)])
+    ctx = {
+        "title": "My List",
+        "items": items,
+        "rated": rated,
+        "hidden": hidden,
+        "my_ratings": ratings,
+        "ratings": [x / 2 for x in range(1, 11)],
+    }
+    return render(request, "mylist.html", ctx)
 
 
 @router.post("/movie/{movie_id}/list")
@@ -85,6 +97,7 @@ async def rate(
     state: StateDep,
     rating: Annotated[str, Form(max_length=8)],
     csrf: OptText = None,
+    next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
     try:
@@ -95,10 +108,11 @@ async def rate(
         await _require_movie(conn, movie_id)
         await queries.rate(conn, user.user_id, movie_id, value)
     await invalidate(state, user.user_id)
-    return _back(None, movie_id, "rated")
+    return _back(next, movie_id, "rated")
 
 
 @router.get("/for-you")
 async def for_you(request: Request, user: WebUser, state: StateDep) -> Response:
-    rows = await data.recommendation_rows(state, user.user_id)
+    hidden = await data.hidden_ids(state, user.user_id)
+    rows = [r.without(hidden) for r in await data.recommendation_rows(state, user.user_id)]
     return render(request, "foryou.html", {"title": "For you", "rows": rows})

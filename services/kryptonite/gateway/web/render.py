@@ -23,6 +23,8 @@ NOTICES = {
     "added": "Added to your list. Your recommendations are being refreshed.",
     "removed": "Removed from your list.",
     "rated": "Rating saved.",
+    "hidden": "Got it: we won't recommend that movie to you. Undo it from My List.",
+    "unhidden": "That movie can be recommended to you again.",
     "welcome": "Welcome! Add a few movies to your list to get recommendations.",
     "signed_in": "You are signed in.",
     "signed_out": "You are signed out.",
@@ -50,12 +52,33 @@ def display_title(title: str | None) -> str:
     return bare
 
 
+_ALT = re.compile(r"\s*\((?:a\.k\.a\.|aka)?[^()]*\)")
+
+
+def short_title(title: str) -> str:
+    """A card's title without alternative titles in parentheses ("Seven (a.k.a. Se7en)")."""
+    return _ALT.sub("", title).strip() or title
+
+
+def title_size(title: str) -> str:
+    """A size class for a generated title card, so the longest word fits on one line
+    (a word is never cut; long titles end with an ellipsis after a whole word)."""
+    longest = max((len(w) for w in title.split()), default=0)
+    if longest > 17 or len(title) > 56:
+        return "tc-xs"
+    if longest > 13 or len(title) > 40:
+        return "tc-s"
+    return "tc-m"
+
+
 def poster_url(path: str | None) -> str | None:
     return f"{POSTER_BASE}{path}" if path else None
 
 
 templates.env.globals.update(title_hue=title_hue, poster_url=poster_url, csrf_field=CSRF_FIELD)
 templates.env.filters["movie_title"] = display_title
+templates.env.filters["title_size"] = title_size
+templates.env.filters["short_title"] = short_title
 
 
 def render(

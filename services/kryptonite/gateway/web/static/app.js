@@ -25,3 +25,34 @@ document.querySelectorAll("form[method=post]").forEach((form) => {
     if (button) setTimeout(() => { button.disabled = true; }, 0);
   });
 });
+
+// Rows scroll by buttons too (mouse and keyboard); without JS they scroll natively.
+document.querySelectorAll(".scroller").forEach((box) => {
+  const list = box.querySelector(".cards");
+  if (!list) return;
+  const name = list.getAttribute("aria-label") || "row";
+  const make = (dir, label, text) => {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = `scroll-btn ${dir}`;
+    b.setAttribute("aria-label", `${label}: ${name}`);
+    b.setAttribute("aria-controls", list.id);
+    b.textContent = text;
+    b.addEventListener("click", () => {
+      const step = Math.max(list.clientWidth * 0.8, 160);
+      list.scrollBy({ left: dir === "next" ? step : -step, behavior: "smooth" });
+    });
+    return b;
+  };
+  const prev = make("prev", "Scroll left", "‹");
+  const next = make("next", "Scroll right", "›");
+  box.prepend(prev);
+  box.append(next);
+  const update = () => {
+    prev.disabled = list.scrollLeft <= 2;
+    next.disabled = list.scrollLeft + list.clientWidth >= list.scrollWidth - 2;
+  };
+  list.addEventListener("scroll", update, { passive: true });
+  window.addEventListener("resize", update);
+  update();
+});
