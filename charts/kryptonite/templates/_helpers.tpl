@@ -76,13 +76,15 @@ the migrate hook inlines it (the ConfigMap does not exist yet at pre-install).
   "KRYPTONITE_LOG_LEVEL" $v.config.logLevel
   "KRYPTONITE_LOG_JSON" $v.config.logJson
   "KRYPTONITE_RPC_TIMEOUT_S" $v.config.rpcTimeoutS
+  "KRYPTONITE_RPC_MAX_CONNECTION_AGE_S" $v.config.rpcMaxConnectionAgeS
   "KRYPTONITE_CACHE_TTL_S" $v.config.cacheTtlS
 -}}
 {{- range $name, $c := $v.components -}}
 {{- $key := upper $name -}}
 {{- $_ := set $s (printf "KRYPTONITE_%s_PORT" $key) $c.port -}}
 {{- if eq $c.probe "grpc" -}}
-{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (printf "%s:%v" (include "kryptonite.componentName" (dict "root" $ "name" $name)) $c.port) -}}
+{{- $addr := printf "%s:%v" (include "kryptonite.componentName" (dict "root" $ "name" $name)) $c.port -}}
+{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (ternary (printf "dns:///%s" $addr) $addr (default false $c.headless)) -}}
 {{- end -}}
 {{- end -}}
 {{- if and $v.config.redisUrl (not $v.existingSecret.redisUrlKey) -}}

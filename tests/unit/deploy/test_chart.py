@@ -253,10 +253,14 @@ def test_settings_are_real_and_peers_wired_by_service_name(all_on: list[dict]) -
     assert set(env) <= fields, f"ConfigMap keys that are not Settings fields: {set(env) - fields}"
     assert env["KRYPTONITE_HOST"] == "0.0.0.0"
     services = {component(d): name for name, d in by_kind(all_on, "Service").items()}
+    by_component = {component(d): d for d in by_kind(all_on, "Service").values()}
     for name, port in SERVICE_PORTS.items():
         assert env[f"KRYPTONITE_{name.upper()}_PORT"] == str(port)
         if name != "gateway":
-            assert env[f"KRYPTONITE_{name.upper()}_ADDR"] == f"{services[name]}:{port}"
+            # headless Service + dns:/// target: the gateway's round_robin sees every pod
+            assert env[f"KRYPTONITE_{name.upper()}_ADDR"] == f"dns:///{services[name]}:{port}"
+            assert by_component[name]["spec"]["clusterIP"] == "None", name
+    assert float(env["KRYPTONITE_RPC_MAX_CONNECTION_AGE_S"]) > 0
 
 
 def resolve_cli(root: Any, argv: list[str]) -> str | None:
