@@ -6,7 +6,7 @@ KRYPTONITE := $(VENV)/bin/kryptonite
 DATA_DIR ?= ../shared/data
 export KRYPTONITE_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: install demo test lint protos tools chart-check bench-ingest bench-models bench-serve bench-soak clean
+.PHONY: install demo test lint protos tools lock image-sizes chart-check bench-ingest bench-models bench-serve bench-soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,22 @@ lint: install
 
 protos: install ## regenerate gRPC code from protos/
 	$(PY) -m kryptonite.rpc.codegen
+
+# One hashed lock per image target of deploy/Dockerfile (= the pyproject extra it installs).
+IMAGES := gateway serving jobs
+# Where uv finds torch's CPU wheel (PyPI has only the CUDA build); a local folder works too.
+TORCH_FIND_LINKS ?= https://download.pytorch.org/whl/cpu/torch/
+lock: install ## deploy/requirements/<image>.txt from pyproject.toml (uv, with hashes)
+	@set -e; for x in $(IMAGES); do \
+	  $(VENV)/bin/uv pip compile pyproject.toml --extra $$x --generate-hashes --quiet \
+	    --python-version 3.11 --python-platform x86_64-manylinux_2_28 --only-binary :all: \
+	    --override deploy/requirements/overrides.txt --find-links $(TORCH_FIND_LINKS) \
+	    --custom-compile-command 'make lock' -o deploy/requirements/$$x.txt; \
+	  echo "deploy/requirements/$$x.txt: $$(grep -c '==' deploy/requirements/$$x.txt) packages"; \
+	done
+
+image-sizes: install ## installed size of each image, estimated from its lock (gateway < 350 MB)
+	$(PY) deploy/tools/image_sizes.py --max-mb gateway=350 $(IMAGES)
 
 HELM := .tools/bin/helm
 KUBE_VERSION ?= 1.33.0
