@@ -6,7 +6,7 @@ KRYPTONITE := $(VENV)/bin/kryptonite
 DATA_DIR ?= ../shared/data
 export KRYPTONITE_DATA_DIR ?= $(DATA_DIR)
 
-.PHONY: install demo test lint protos tools lock image-sizes chart-check bench-ingest bench-models bench-serve bench-soak clean
+.PHONY: install demo test lint protos tools lock image-sizes checkov chart-check bench-ingest bench-models bench-serve bench-soak clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,16 @@ image-sizes: install ## installed size of each image, estimated from its lock (g
 	$(PY) deploy/tools/image_sizes.py --max-mb gateway=350 $(IMAGES)
 
 HELM := .tools/bin/helm
+# checkov lives in its own venv: it pins boto3, networkx and packaging below the project's.
+CHECKOV_VERSION := 3.3.30
+CHECKOV := .tools/checkov/bin/checkov
+RENDERED := .tools/rendered
+# what `skaffold run -p eks` sets from the environment, with example values
+EKS_SETS := --set jobs.bootstrap.enabled=true \
+  --set serviceAccount.roleArns.read=arn:aws:iam::123456789012:role/kryptonite-artifacts-read \
+  --set serviceAccount.roleArns.write=arn:aws:iam::123456789012:role/kryptonite-artifacts-write \
+  --set config.artifactUri=s3://kryptonite-artifacts-123456789012/models \
+  $(foreach t,$(IMAGES),--set images.$(t).digest=sha256:$(shell printf '0%.0s' $$(seq 64)))
 KUBE_VERSION ?= 1.33.0
 CHART := charts/kryptonite
 # values files checked by chart-check ("" = the chart's defaults)
@@ -74,6 +84,25 @@ chart-check: tools ## helm lint/template | kubernetes-validate (k8s 1.33), skaff
 	       "$$ref": "#/definitions/SkaffoldConfig", "definitions": s["definitions"]}; \
 	  jsonschema.Draft7Validator(s).validate(yaml.safe_load(open("skaffold.yaml"))); \
 	  print("skaffold.yaml: valid skaffold/v4beta14")'
+	$(MAKE) --no-print-directory checkov image-sizes
+
+$(CHECKOV):
+	$(PYTHON) -m venv .tools/checkov
+	.tools/checkov/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+
+checkov: tools $(CHECKOV) ## checkov: rendered chart (eks, defaults, local) + Dockerfile; skips in deploy/checkov.yaml
+	@set -e; mkdir -p $(RENDERED); all_on="--set ingress.enabled=true --set networkPolicy.enabled=true"; \
+	  $(HELM) template kryptonite $(CHART) -n kryptonite --kube-version $(KUBE_VERSION) \
+	    -f $(CHART)/values-eks.yaml $(EKS_SETS) > $(RENDERED)/eks.yaml; \
+	  $(HELM) template kryptonite $(CHART) -n kryptonite --kube-version $(KUBE_VERSION) \
+	    $$all_on --set jobs.bootstrap.enabled=true > $(RENDERED)/defaults.yaml; \
+	  $(HELM) template kryptonite $(CHART) -n kryptonite --kube-version $(KUBE_VERSION) \
+	    $$all_on -f deploy/local/values-local.yaml > $(RENDERED)/local.yaml; \
+	  skip=$$($(PY) -c 'import yaml; print(",".join(yaml.safe_load(open("deploy/checkov.yaml"))["skip"]))'); \
+	  echo "== checkov (skipped, see deploy/checkov.yaml: $$skip)"; \
+	  $(CHECKOV) --quiet --compact --skip-download --skip-check "$$skip" --framework kubernetes \
+	    -f $(RENDERED)/eks.yaml -f $(RENDERED)/defaults.yaml -f $(RENDERED)/local.yaml; \
+	  $(CHECKOV) --quiet --compact --skip-download --skip-check "$$skip" --framework dockerfile -f deploy/Dockerfile
 
 bench-ingest: install ## ingest rate into MariaDB vs LOAD DATA LOCAL INFILE
 	$(PY) tests/benchmarks/bench_ingest.py --data-dir $(DATA_DIR)

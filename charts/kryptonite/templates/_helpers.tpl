@@ -93,7 +93,11 @@ target of deploy/Dockerfile, the gRPC services the `serving` one, every job `job
 {{- define "kryptonite.image" -}}
 {{- $v := .root.Values -}}
 {{- $img := index $v.images (include "kryptonite.imageTarget" .) -}}
-{{- printf "%s:%s" $img.repository (default (default .root.Chart.AppVersion $v.image.tag) $img.tag | toString) -}}
+{{- $ref := printf "%s:%s" $img.repository (default (default .root.Chart.AppVersion $v.image.tag) $img.tag | toString) -}}
+{{- with $img.digest -}}
+{{- $ref = printf "%s@%s" $ref . -}}
+{{- end -}}
+{{- $ref -}}
 {{- end -}}
 
 {{/*
