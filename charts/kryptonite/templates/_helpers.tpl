@@ -120,8 +120,13 @@ the migrate hook inlines it (the ConfigMap does not exist yet at pre-install).
 {{- $key := upper $name -}}
 {{- $_ := set $s (printf "KRYPTONITE_%s_PORT" $key) $c.port -}}
 {{- if eq $c.probe "grpc" -}}
-{{- $addr := printf "%s:%v" (include "kryptonite.componentName" (dict "root" $ "name" $name)) $c.port -}}
-{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (ternary (printf "dns:///%s" $addr) $addr (default false $c.headless)) -}}
+{{- $svc := include "kryptonite.componentName" (dict "root" $ "name" $name) -}}
+{{- if $c.headless -}}
+{{- /* fully qualified: one DNS query per re-resolution, no search-domain expansion */ -}}
+{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (printf "dns:///%s.%s.svc.%s:%v" $svc $.Release.Namespace $v.clusterDomain $c.port) -}}
+{{- else -}}
+{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (printf "%s:%v" $svc $c.port) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if and $v.config.redisUrl (not $v.existingSecret.redisUrlKey) -}}

@@ -305,7 +305,8 @@ def test_settings_are_real_and_peers_wired_by_service_name(all_on: list[dict]) -
         assert env[f"KRYPTONITE_{name.upper()}_PORT"] == str(port)
         if name != "gateway":
             # headless Service + dns:/// target: the gateway's round_robin sees every pod
-            assert env[f"KRYPTONITE_{name.upper()}_ADDR"] == f"dns:///{services[name]}:{port}"
+            fqdn = f"{services[name]}.default.svc.cluster.local"
+            assert env[f"KRYPTONITE_{name.upper()}_ADDR"] == f"dns:///{fqdn}:{port}"
             assert by_component[name]["spec"]["clusterIP"] == "None", name
     assert float(env["KRYPTONITE_RPC_MAX_CONNECTION_AGE_S"]) > 0
 
