@@ -165,8 +165,8 @@ One pod template for services and jobs:
 (dict "root" $ "name" "gateway" "command" (list ...) "spec" <component or job values>
       "ports" <containerPorts> "probes" <yaml> "initCommands" <list of commands>
       "inlineSettings" bool "restartPolicy" "Never" "hook" bool)
-inlineSettings/hook: for the pre-install hook, which runs before the chart's ConfigMap and
-ServiceAccount exist (settings inline; the namespace's default ServiceAccount).
+inlineSettings/hook: for the pre-install hook, which runs before the chart's ConfigMap
+exists (settings inline); its ServiceAccount is a hook of lower weight (serviceaccount.yaml).
 */}}
 {{- define "kryptonite.podTemplate" -}}
 {{- $root := .root -}}
