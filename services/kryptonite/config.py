@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     rpc_shutdown_grace_s: float = Field(
         default=10.0, description="Seconds in-flight gRPC calls get to finish on SIGTERM."
     )
+    rpc_max_connection_age_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A gRPC server closes each client connection after this long (+-10%), "
+        "so clients re-resolve the headless Service and spread over new pods.",
+    )
     cache_ttl_s: int = Field(default=3600, description="TTL of cached recommendation lists.")
     model_poll_s: float = Field(
         default=30.0,

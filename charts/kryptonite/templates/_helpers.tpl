@@ -52,16 +52,52 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- end }}
 {{- end -}}
 
+{{/* The workloads, each with its own ServiceAccount: enabled components and jobs. */}}
+{{- define "kryptonite.workloads" -}}
+{{- $names := list -}}
+{{- range $name, $c := .Values.components -}}
+{{- if $c.enabled }}{{ $names = append $names $name }}{{ end -}}
+{{- end -}}
+{{- range $key, $j := .Values.jobs -}}
+{{- if $j.enabled }}{{ $names = append $names ($key | kebabcase) }}{{ end -}}
+{{- end -}}
+{{- toYaml $names -}}
+{{- end -}}
+
+{{/* ServiceAccount of one workload: (dict "root" $ "name" "gateway") */}}
 {{- define "kryptonite.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create -}}
-{{- default (include "kryptonite.fullname" .) .Values.serviceAccount.name -}}
+{{- $sa := .root.Values.serviceAccount -}}
+{{- if $sa.create -}}
+{{- include "kryptonite.componentName" . -}}
 {{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
+{{- default "default" $sa.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* S3 access of a workload (none, read, write): (dict "root" $ "name" "train") */}}
+{{- define "kryptonite.s3Access" -}}
+{{- index .root.Values.serviceAccount.s3Access .name | default "none" -}}
+{{- end -}}
+
+{{/*
+Image of a workload: (dict "root" $ "name" "gateway"). The gateway runs the `gateway`
+target of deploy/Dockerfile, the gRPC services the `serving` one, every job `jobs`.
+*/}}
+{{- define "kryptonite.imageTarget" -}}
+{{- if eq .name "gateway" -}}gateway
+{{- else if has .name (list "candidates" "ranking" "content") -}}serving
+{{- else -}}jobs
 {{- end -}}
 {{- end -}}
 
 {{- define "kryptonite.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) -}}
+{{- $v := .root.Values -}}
+{{- $img := index $v.images (include "kryptonite.imageTarget" .) -}}
+{{- $ref := printf "%s:%s" $img.repository (default (default .root.Chart.AppVersion $v.image.tag) $img.tag | toString) -}}
+{{- with $img.digest -}}
+{{- $ref = printf "%s@%s" $ref . -}}
+{{- end -}}
+{{- $ref -}}
 {{- end -}}
 
 {{/*
@@ -76,13 +112,21 @@ the migrate hook inlines it (the ConfigMap does not exist yet at pre-install).
   "KRYPTONITE_LOG_LEVEL" $v.config.logLevel
   "KRYPTONITE_LOG_JSON" $v.config.logJson
   "KRYPTONITE_RPC_TIMEOUT_S" $v.config.rpcTimeoutS
+  "KRYPTONITE_RPC_MAX_CONNECTION_AGE_S" $v.config.rpcMaxConnectionAgeS
+  "KRYPTONITE_RPC_SHUTDOWN_GRACE_S" $v.config.shutdownGraceS
   "KRYPTONITE_CACHE_TTL_S" $v.config.cacheTtlS
 -}}
 {{- range $name, $c := $v.components -}}
 {{- $key := upper $name -}}
 {{- $_ := set $s (printf "KRYPTONITE_%s_PORT" $key) $c.port -}}
 {{- if eq $c.probe "grpc" -}}
-{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (printf "%s:%v" (include "kryptonite.componentName" (dict "root" $ "name" $name)) $c.port) -}}
+{{- $svc := include "kryptonite.componentName" (dict "root" $ "name" $name) -}}
+{{- if $c.headless -}}
+{{- /* fully qualified: one DNS query per re-resolution, no search-domain expansion */ -}}
+{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (printf "dns:///%s.%s.svc.%s:%v" $svc $.Release.Namespace $v.clusterDomain $c.port) -}}
+{{- else -}}
+{{- $_ := set $s (printf "KRYPTONITE_%s_ADDR" $key) (printf "%s:%v" $svc $c.port) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if and $v.config.redisUrl (not $v.existingSecret.redisUrlKey) -}}
@@ -121,8 +165,8 @@ One pod template for services and jobs:
 (dict "root" $ "name" "gateway" "command" (list ...) "spec" <component or job values>
       "ports" <containerPorts> "probes" <yaml> "initCommands" <list of commands>
       "inlineSettings" bool "restartPolicy" "Never" "hook" bool)
-inlineSettings/hook: for the pre-install hook, which runs before the chart's ConfigMap and
-ServiceAccount exist (settings inline; the namespace's default ServiceAccount).
+inlineSettings/hook: for the pre-install hook, which runs before the chart's ConfigMap
+exists (settings inline); its ServiceAccount is a hook of lower weight (serviceaccount.yaml).
 */}}
 {{- define "kryptonite.podTemplate" -}}
 {{- $root := .root -}}
@@ -137,18 +181,15 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:
-  {{- if .hook }}
-  {{- if not $v.serviceAccount.create }}
-  serviceAccountName: {{ include "kryptonite.serviceAccountName" $root }}
-  {{- end }}
-  {{- else }}
-  serviceAccountName: {{ include "kryptonite.serviceAccountName" $root }}
-  {{- end }}
+  serviceAccountName: {{ include "kryptonite.serviceAccountName" (dict "root" $root "name" .name) }}
   automountServiceAccountToken: {{ $v.serviceAccount.automountToken }}
   {{- with .restartPolicy }}
   restartPolicy: {{ . }}
   {{- end }}
   {{- with $spec.terminationGracePeriodSeconds }}
+  {{- if lt (float64 .) (addf ($spec.preStopSeconds | default 0) $v.config.shutdownGraceS) }}
+  {{- fail (printf "%s: terminationGracePeriodSeconds (%v) must cover preStopSeconds + config.shutdownGraceS" $.name .) }}
+  {{- end }}
   terminationGracePeriodSeconds: {{ . }}
   {{- end }}
   {{- with $v.imagePullSecrets }}
@@ -190,6 +231,9 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: {{ $v.tmpSizeLimit }}
+    - name: staging
+      emptyDir:
+        sizeLimit: {{ $spec.stagingSizeLimit | default $v.artifactStaging.sizeLimit }}
     {{- with $v.artifactsVolume.claimName }}
     - name: artifacts
       persistentVolumeClaim:
@@ -256,6 +300,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ $fullName }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
 spec:
@@ -278,6 +323,7 @@ apiVersion: v1
 kind: Service
 metadata:
   name: {{ $fullName }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
 spec:
@@ -301,6 +347,7 @@ apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata:
   name: {{ $fullName }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
 spec:
@@ -327,6 +374,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ $fullName }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
 spec:
@@ -338,6 +386,8 @@ spec:
   selector:
     matchLabels:
       {{- include "kryptonite.selectorLabels" . | nindent 6 }}
+  # A pod that never turned ready (crash loop, no model yet) must not block node drains.
+  unhealthyPodEvictionPolicy: AlwaysAllow
 {{- end }}
 {{- if $v.serviceMonitor.enabled }}
 ---
@@ -345,6 +395,7 @@ apiVersion: monitoring.coreos.com/v1
 kind: ServiceMonitor
 metadata:
   name: {{ $fullName }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
     {{- with $v.serviceMonitor.labels }}
@@ -366,6 +417,7 @@ apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
   name: {{ $fullName }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
 spec:
@@ -419,7 +471,8 @@ A Job: (dict "root" $ "name" "precompute" "job" <job values> "command" (list ...
 apiVersion: batch/v1
 kind: Job
 metadata:
-  name: {{ .objectName | default (include "kryptonite.componentName" .) }}
+  name: {{ include "kryptonite.jobName" . }}
+  namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
   {{- with .annotations }}
@@ -436,6 +489,7 @@ apiVersion: batch/v1
 kind: CronJob
 metadata:
   name: {{ include "kryptonite.componentName" . }}
+  namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "kryptonite.labels" . | nindent 4 }}
 spec:
@@ -454,6 +508,22 @@ spec:
         {{- include "kryptonite.labels" . | nindent 8 }}
     spec:
       {{- include "kryptonite.jobSpec" . | trim | nindent 6 }}
+{{- end -}}
+
+{{/*
+Name of a Job. A Job's pod template is immutable, so a Job that runs once per change
+("versioned": bootstrap, precompute) is named after a hash of what it runs (image,
+command, its values, the settings): a new Job whenever one of them changes, under
+`helm upgrade` and under Argo CD alike (which renders with a constant release revision).
+*/}}
+{{- define "kryptonite.jobName" -}}
+{{- $base := include "kryptonite.componentName" . -}}
+{{- if .versioned -}}
+{{- $what := list (include "kryptonite.image" .) .command .initCommands .job (include "kryptonite.settings" .root) -}}
+{{- printf "%s-%s" ($base | trunc 54 | trimSuffix "-") (toYaml $what | sha256sum | trunc 8) -}}
+{{- else -}}
+{{- $base -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "kryptonite.jobSpec" -}}
@@ -479,7 +549,7 @@ template:
 {{- $v := $root.Values -}}
 {{- $spec := .spec -}}
 name: {{ .name }}
-image: {{ include "kryptonite.image" $root }}
+image: {{ include "kryptonite.image" (dict "root" $root "name" .name) }}
 imagePullPolicy: {{ $v.image.pullPolicy }}
 command:
   {{- toYaml .command | nindent 2 }}
@@ -509,8 +579,19 @@ env:
   {{- with $spec.extraEnv }}
   {{- toYaml . | nindent 2 }}
   {{- end }}
+  # Model artifacts are staged (downloaded, unpacked) here, not in the small /tmp.
+  - name: TMPDIR
+    value: {{ $v.artifactStaging.path }}
 {{- with .probes }}
 {{- . | nindent 0 }}
+{{- end }}
+{{- with $spec.preStopSeconds }}
+lifecycle:
+  # Keep serving while the endpoint removal reaches kube-proxy, CoreDNS (the headless
+  # gRPC Services) and the ALB; SIGTERM (graceful drain) comes after.
+  preStop:
+    exec:
+      command: ["sleep", "{{ . }}"]
 {{- end }}
 resources:
   {{- toYaml $spec.resources | nindent 2 }}
@@ -521,6 +602,8 @@ volumeMounts:
     mountPath: {{ $v.home.path }}
   - name: tmp
     mountPath: /tmp
+  - name: staging
+    mountPath: {{ $v.artifactStaging.path }}
   {{- with $v.artifactsVolume.claimName }}
   - name: artifacts
     mountPath: {{ $v.artifactsVolume.mountPath }}

@@ -10,7 +10,6 @@ import typer
 from kryptonite.config import get_settings
 from kryptonite.datasets.download import DownloadError, ensure_dataset
 from kryptonite.datasets.registry import UnknownDatasetError, get_spec
-from kryptonite.datasets.synth import generate
 
 
 def register(app: typer.Typer) -> None:
@@ -44,6 +43,8 @@ def synth(
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Write a synthetic MovieLens-format set (ratings, movies, tags, links .csv)."""
+    from kryptonite.datasets.synth import generate  # numpy/pandas: not in the gateway image
+
     try:
         summary = generate(
             out, users=users, movies=movies, ratings=ratings, seed=seed, progress=progress

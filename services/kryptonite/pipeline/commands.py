@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kryptonite.config import get_settings
-from kryptonite.models.data import TrainData
+
+if TYPE_CHECKING:  # the models (numpy, scipy) are not in the gateway image
+    from kryptonite.models.data import TrainData
 
 
 def load_train_data(dataset: str, data_dir: Path | None) -> TrainData:

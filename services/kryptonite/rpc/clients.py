@@ -25,9 +25,14 @@ from kryptonite.rpc.generated.v1 import (
     ranking_pb2_grpc,
 )
 
-#: All our RPCs are idempotent reads: retry UNAVAILABLE (a pod restarting) within the deadline.
+#: Every address the target resolves to gets a connection and calls take turns over them
+#: (``round_robin``): with a headless Service (``dns:///name:port``) each pod gets its share,
+#: and pods the autoscaler adds are picked up when the servers' ``max_connection_age``
+#: makes the channel re-resolve. All our RPCs are idempotent reads: retry UNAVAILABLE (a
+#: pod restarting) within the deadline.
 _SERVICE_CONFIG = json.dumps(
     {
+        "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
                 "name": [{"service": "kryptonite.v1"}],
@@ -39,7 +44,7 @@ _SERVICE_CONFIG = json.dumps(
                     "retryableStatusCodes": ["UNAVAILABLE"],
                 },
             }
-        ]
+        ],
     }
 )
 #: Reconnect backoff (first, most) of a channel whose server went away: gRPC's defaults,

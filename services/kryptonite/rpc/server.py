@@ -63,6 +63,7 @@ class RpcServer:
         max_message_bytes: int = 4 * 1024 * 1024,
         grace_s: float = 10.0,
         max_concurrent_rpcs: int | None = None,
+        max_connection_age_s: float | None = None,
         metrics: RpcMetrics | None = None,
     ) -> None:
         self.services = list(services)
@@ -74,12 +75,20 @@ class RpcServer:
         self._metrics_http: ThreadingHTTPServer | None = None
         self._stopping: asyncio.Task[None] | None = None
         self.health = health.aio.HealthServicer()
+        options: list[tuple[str, int]] = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+        ]
+        if max_connection_age_s is not None:
+            # GOAWAY after the age (gRPC adds +-10% jitter): clients reconnect, re-resolve
+            # DNS and so find pods added since they connected. In-flight calls get grace_s.
+            options += [
+                ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
+                ("grpc.max_connection_age_grace_ms", int(grace_s * 1000)),
+            ]
         self.server = grpc.aio.server(
             interceptors=[ServerInterceptor(self._metrics)],
-            options=[
-                ("grpc.max_receive_message_length", max_message_bytes),
-                ("grpc.max_send_message_length", max_message_bytes),
-            ],
+            options=options,
             maximum_concurrent_rpcs=max_concurrent_rpcs,
         )
         for svc in self.services:
@@ -103,6 +112,7 @@ class RpcServer:
             "metrics_port": METRICS_PORTS[name],
             "max_message_bytes": settings.rpc_max_message_bytes,
             "grace_s": settings.rpc_shutdown_grace_s,
+            "max_connection_age_s": settings.rpc_max_connection_age_s,
         }
         return cls(services, **(kwargs | overrides))
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kryptonite.models.base import Recommender
-from kryptonite.models.registry import load_model
+if TYPE_CHECKING:  # the gateway reads versions only: no numpy/scipy in its image
+    from kryptonite.models.base import Recommender
 
 MANIFEST = "manifest.json"
 
@@ -168,6 +168,8 @@ class ArtifactStore:
         manifest = self.manifest(model_type, version)
         cache = cache_dir or Path(tempfile.mkdtemp(prefix="kryptonite-artifact-"))
         path = self.fetch(model_type, version, cache / model_type / version)
+        from kryptonite.models.registry import load_model
+
         return load_model(path), manifest
 
 

@@ -25,7 +25,7 @@ from kryptonite.models.popularity import Popularity
 #: ``CandidateSource`` numbers; kept here so the model package does not import the RPC layer.
 SOURCE_CODES = (1, 2, 3, 4, 5)  # mf, item2item, content, popular, item_ridge
 #: Scores whose scale depends on the user: they also enter as within-set rank.
-RANKED = ("ridge", "ridge_flat", "i2i", "mf", "content")
+RANKED = ("ridge", "ridge_flat", "ridge_last", "i2i", "mf", "content")
 NAMES = (
     *RANKED,
     *(f"{n}_rank" for n in RANKED),
@@ -171,8 +171,17 @@ def features(fm: FeatureModels, q: UserQuery) -> np.ndarray:
         fm.ridge.support[support_pos.clip(0, len(fm.ridge.support) - 1)] == ci
     )
     sub = fm.ridge.b[:, support_pos[in_support]] if in_support.any() else None
-    # "what next" (recency-weighted history) and "what else" (every movie alike)
-    for name, hist in (("ridge", fm.ridge.prepare_history(ordered)), ("ridge_flat", binary)):
+    last = ordered.copy()
+    last.data = (last.data == 1.0).astype(np.float32)  # the most recent movie alone
+    last.eliminate_zeros()
+    # "what next" (recency-weighted history), "what else" (every movie alike) and
+    # "what follows the last one"
+    views = (
+        ("ridge", fm.ridge.prepare_history(ordered)),
+        ("ridge_flat", binary),
+        ("ridge_last", last),
+    )
+    for name, hist in views:
         rows = hist[:, fm.ridge.support]
         col = np.zeros(n, np.float32)
         if rows.nnz and sub is not None:
