@@ -114,7 +114,11 @@ class Settings(BaseSettings):
         "calls run in parallel threads, so 1 avoids oversubscription.",
     )
     ranking_diversity: float = Field(
-        default=0.2, ge=0.0, le=1.0, description="Default MMR diversity weight of ranking."
+        default=0.05,
+        ge=0.0,
+        le=1.0,
+        description="Default MMR diversity weight of ranking (the blend; 0.05 costs ~1% of "
+        "held-out NDCG@10, 0.2 cost ~7%).",
     )
     seed: int = Field(default=42, description="Seed for splits, sampling and training.")
     cache_timeout_s: float = Field(

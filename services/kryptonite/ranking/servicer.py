@@ -66,7 +66,7 @@ def _model(value: int) -> int:
 class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
     """Reads the current model once per call (hot reload safe)."""
 
-    def __init__(self, holder: ModelHolder[RankingModel], default_diversity: float = 0.2) -> None:
+    def __init__(self, holder: ModelHolder[RankingModel], default_diversity: float = 0.05) -> None:
         self.holder = holder
         self.default_diversity = default_diversity
 

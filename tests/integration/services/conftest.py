@@ -20,14 +20,17 @@ from kryptonite.datasets.registry import get_spec
 from kryptonite.models.base import Recommender
 from kryptonite.models.content import ContentModel
 from kryptonite.models.data import TrainData
-from kryptonite.models.item2item import ItemKNN
+from kryptonite.models.item2item import ItemKNN, ItemRidge
 from kryptonite.models.mf import ImplicitMF
 from kryptonite.models.ncf.model import NCF
 from kryptonite.models.popularity import Popularity
+from kryptonite.models.ranker.model import StageTwoRanker
 from kryptonite.pipeline.train import train_all, train_data
 from kryptonite.ranking import main as ranking_main
 from kryptonite.rpc.clients import CandidatesClient, ContentClient, RankingClient
 from kryptonite.rpc.service import ModelService
+from kryptonite.serving.config import ServedConfig
+from kryptonite.serving.stage1 import stage1_builder
 from kryptonite.store.artifacts import LocalArtifactStore
 
 N_USERS = 200
@@ -36,12 +39,18 @@ POLL_S = 0.2
 
 def small_models() -> dict[str, Callable[[], Recommender]]:
     """The served model types with small, fast settings."""
-    return {
+    stage1: dict[str, Callable[[], Recommender]] = {
         "popularity": lambda: Popularity(),
         "content": lambda: ContentModel(),
         "item2item": lambda: ItemKNN(neighbours=50),
+        "item_ridge": lambda: ItemRidge(min_count=5),
         "mf_implicit": lambda: ImplicitMF(factors=32, iterations=5, alpha=10.0, threads=1),
+    }
+    builder = stage1_builder(stage1, ServedConfig())
+    return {
+        **stage1,
         "ncf": lambda: NCF(factors=16, layers=[32, 16, 8], epochs=2, threads=1),
+        "ranker": lambda: StageTwoRanker(stage1=builder, holdout=2, max_users=100, epochs=20),
     }
 
 

@@ -10,11 +10,12 @@ from kryptonite.rpc.generated.v1 import candidates_pb2, common_pb2
 
 Req = candidates_pb2.GetCandidatesRequest
 Quota = candidates_pb2.SourceQuota
-MF, I2I, CONTENT, POPULAR = (
+MF, I2I, CONTENT, POPULAR, RIDGE = (
     common_pb2.CANDIDATE_SOURCE_MF,
     common_pb2.CANDIDATE_SOURCE_ITEM2ITEM,
     common_pb2.CANDIDATE_SOURCE_CONTENT,
     common_pb2.CANDIDATE_SOURCE_POPULAR,
+    common_pb2.CANDIDATE_SOURCE_ITEM_RIDGE,
 )
 RECENT = [1, 260, 1196, 2571]  # Toy Story, Star Wars IV, V, The Matrix
 LISTED = [1210, 589]
@@ -33,9 +34,10 @@ async def test_known_user_all_sources(services) -> None:
     ids = [c.movie_id for c in reply.candidates]
     assert len(ids) == 200 and len(set(ids)) == 200
     assert not set(ids) & {*RECENT, *LISTED, 296}
-    assert {c.source for c in reply.candidates} == {MF, I2I, CONTENT, POPULAR}
+    assert {c.source for c in reply.candidates} == {MF, I2I, CONTENT, POPULAR, RIDGE}
     assert not reply.cold_start
     assert "mf_implicit@" in reply.model_version and "item2item@" in reply.model_version
+    assert "item_ridge@" in reply.model_version
     by_source = {}
     for c in reply.candidates:
         by_source.setdefault(c.source, []).append(c)

@@ -1,4 +1,4 @@
-"""RankingService over gRPC with a real NeuMF model."""
+"""RankingService over gRPC with a real stage-two ranker and NeuMF."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ async def test_rank_known_user(services, trained) -> None:
     scores = [i.score for i in reply.items]
     assert scores == sorted(scores, reverse=True)  # no diversity: pure relevance
     assert not reply.fallback and reply.fallback_reason == ""
-    assert reply.model_version.startswith("ncf@")
+    assert "ranker@" in reply.model_version and "ncf@" in reply.model_version
     sources = {c.movie_id: c.source for c in cands}
     assert all(i.source == sources[i.movie_id] for i in reply.items)
     assert all(i.reason.kind != common_pb2.REASON_KIND_UNSPECIFIED for i in reply.items)
@@ -74,10 +74,48 @@ async def test_reasons_anchor_history(services, trained) -> None:
 
 
 async def test_unknown_user_folded_in(services, trained) -> None:
+    for model in (ranking_pb2.RANK_MODEL_STAGE_TWO, ranking_pb2.RANK_MODEL_NEUMF):
+        reply = await services.ranking_client.rank(
+            Req(
+                user_id=8_000_000,
+                candidates=candidates(trained, 50),
+                recent_movie_ids=[1, 260],
+                model=model,
+            )
+        )
+        assert not reply.fallback and len(reply.items) == 50, model
+
+
+async def test_a_known_users_fresh_list_moves_the_ranking(services, trained) -> None:
+    """No retraining: the ranker reads the request's list, so adding animated films puts
+    animated candidates first for a user the model was trained on."""
+    genres = dict(zip(trained.data.movies.movie_id, trained.data.movies.genres, strict=True))
+    cands = candidates(trained, 500)
+
+    def animated(reply) -> int:
+        return sum("Animation" in genres.get(i.movie_id, []) for i in reply.items[:10])
+
+    base = Req(user_id=1, candidates=cands, limit=10, diversity=0.0)
+    before = await services.ranking_client.rank(base)
+    pixar = Req()
+    pixar.CopyFrom(base)
+    pixar.list_movie_ids.extend([1, 2355, 3114, 4886, 6377, 8961])  # Toy Story ... Incredibles
+    after = await services.ranking_client.rank(pixar)
+    assert animated(after) >= animated(before) + 3, (animated(before), animated(after))
+
+
+async def test_low_rated_movies_are_never_anchors(services, trained) -> None:
     reply = await services.ranking_client.rank(
-        Req(user_id=8_000_000, candidates=candidates(trained, 50), recent_movie_ids=[1, 260])
+        Req(
+            user_id=8_000_001,
+            candidates=candidates(trained, 300),
+            limit=50,
+            recent_movie_ids=[1, 260, 2571],
+            low_rated_movie_ids=[260, 2571],
+        )
     )
-    assert not reply.fallback and len(reply.items) == 50
+    anchors = {i.reason.anchor_movie_id for i in reply.items} - {0}
+    assert anchors and anchors <= {1}, anchors
 
 
 async def test_unknown_user_without_history_falls_back(services, trained) -> None:
@@ -109,6 +147,8 @@ async def test_empty_candidates(services) -> None:
         Req(user_id=1, diversity=-0.1),
         Req(user_id=1, recent_movie_ids=[-1]),
         Req(user_id=1, candidates=[Cand(movie_id=i + 1) for i in range(2001)]),
+        Req(user_id=1, model=7),
+        Req(user_id=1, low_rated_movie_ids=[0]),
     ],
 )
 async def test_invalid_arguments(services, request_) -> None:

@@ -59,7 +59,7 @@ class RankerParams(base.Params):
     #: between trainings at serving time).
     holdout: int = 5
     #: Positives of a step: "next" (the next movie) or "future" (every later held-out one).
-    label: str = "next"
+    label: str = "future"
     #: Users sampled for training at most (the candidate sets are built per user).
     max_users: int = 20_000
     seed: int = 42
