@@ -7,6 +7,7 @@ from kryptonite.datasets.ingest import DatasetConflictError
 from kryptonite.datasets.movielens import DatasetFormatError
 from kryptonite.datasets.registry import UnknownDatasetError
 from kryptonite.store.bulk import BulkLoadError
+from kryptonite.store.training import TrainingDataError
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     BulkLoadError,
@@ -15,4 +16,5 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     DatasetFormatError,
     UnknownDatasetError,
     FileNotFoundError,
+    TrainingDataError,
 )

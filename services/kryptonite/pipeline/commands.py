@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from kryptonite.config import get_settings
 from kryptonite.models.data import TrainData
@@ -31,25 +33,92 @@ def load_train_data(dataset: str, data_dir: Path | None) -> TrainData:
     )
 
 
+def load_db_train_data(engine: Engine, chunk_rows: int) -> TrainData:
+    """Everything in the database (MovieLens and app users) -> ``TrainData``."""
+    from kryptonite.pipeline.train import train_data
+    from kryptonite.store.training import read_training_frames
+
+    f = read_training_frames(engine, chunk_rows=chunk_rows)
+    return train_data(
+        ratings=f.ratings,
+        movies=f.movies,
+        tags=f.tags,
+        genome_tags=f.genome_tags,
+        genome_scores=f.genome_scores,
+        overviews=f.overviews,
+        user_lists=f.user_lists,
+        events=f.events,
+    )
+
+
+class Source(StrEnum):
+    db = "db"
+    files = "files"
+
+
 DatasetOpt = Annotated[
     str, typer.Option("--dataset", help="MovieLens release, e.g. ml-latest-small")
 ]
 DataDirOpt = Annotated[
     Path | None, typer.Option("--data-dir", help="Folder holding the data set (default: settings)")
 ]
+SourceOpt = Annotated[
+    Source,
+    typer.Option(
+        "--source",
+        help="db: the configured database (what ingest and the app wrote); "
+        "files: the --dataset files under --data-dir (experiments).",
+    ),
+]
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option("--profile", help="production or small model sizes (default: settings)"),
+]
 
 
-def train_command(dataset: DatasetOpt = "ml-latest-small", data_dir: DataDirOpt = None) -> None:
-    """Train every model and publish each as a new artifact version."""
-    from kryptonite.pipeline.train import train_all
+def train_command(
+    dataset: DatasetOpt = "ml-latest-small",
+    data_dir: DataDirOpt = None,
+    source: SourceOpt = Source.db,
+    profile: ProfileOpt = None,
+) -> None:
+    """Train every model, publish each as a new version; the gate promotes or rejects it."""
+    from sqlalchemy import inspect
+
+    from kryptonite.pipeline.promotion import Gate, holdout
+    from kryptonite.pipeline.train import PROFILES, train_all
     from kryptonite.store.artifacts import store_from_settings
+    from kryptonite.store.engine import create_sync_engine
+    from kryptonite.store.tables import model_versions
+    from kryptonite.store.versions import VersionRecorder
 
     settings = get_settings()
-    store = store_from_settings(settings)
-    trained = train_all(load_train_data(dataset, data_dir), store)
+    name = profile or settings.train_profile
+    if name not in PROFILES:
+        raise typer.BadParameter(f"unknown profile {name!r}: one of {', '.join(PROFILES)}")
+    engine = create_sync_engine(settings.resolved_database_url)
+    try:
+        if source is Source.db:
+            data = load_db_train_data(engine, settings.train_chunk_rows)
+        else:
+            data = load_train_data(dataset, data_dir)
+        with engine.connect() as conn:
+            recorded = inspect(conn).has_table(model_versions.name)
+        store = store_from_settings(settings)
+        trained = train_all(
+            data,
+            store,
+            models=PROFILES[name](settings.seed),
+            on_published=VersionRecorder(store, engine if recorded else None),
+            gate=Gate(settings.promotion_metric, settings.promotion_tolerance),
+            slice_=holdout(data, users=settings.promotion_holdout_users, seed=settings.seed),
+        )
+    finally:
+        engine.dispose()
     for t in trained:
-        uri = t.manifest.uri if t.manifest else "-"
-        typer.echo(f"{t.name:12s} {t.fit_seconds:7.1f}s  {uri}")
+        m = t.manifest
+        status = m.metrics.get("promotion", {}).get("status", "-") if m else "-"
+        typer.echo(f"{t.name:12s} {t.fit_seconds:7.1f}s  {status:8s} {m.uri if m else '-'}")
 
 
 def evaluate_command(

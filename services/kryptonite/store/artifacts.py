@@ -6,8 +6,11 @@ Layout under the root (a path, or ``s3://bucket/prefix``)::
                                             data fingerprint, files
     <model_type>/<version>/params.json + weights.npz   (see models.base)
 
+    <model_type>/CURRENT                  the version the promotion gate made current
+
 The manifest is written last, so a version without one is incomplete and ignored.
-Versions sort by name (UTC timestamp first), so "latest" is the greatest complete one.
+Versions sort by name (UTC timestamp first), so "latest" is the greatest complete one;
+"current" is what readers serve: the CURRENT pointer, or the latest when none was written.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from kryptonite.models.base import Recommender
 from kryptonite.models.registry import load_model
 
 MANIFEST = "manifest.json"
+CURRENT_POINTER = "CURRENT"
 
 
 class ArtifactError(RuntimeError):
@@ -75,6 +79,9 @@ class ArtifactStore:
         raise NotImplementedError
 
     def _list_children(self, key: str) -> list[str]:
+        raise NotImplementedError
+
+    def _put_text(self, key: str, text: str) -> None:
         raise NotImplementedError
 
     # -- API
@@ -127,6 +134,21 @@ class ArtifactStore:
         found = self.versions(model_type)
         return found[-1] if found else None
 
+    def current(self, model_type: str) -> str | None:
+        """The version to serve: the CURRENT pointer, else the latest complete version."""
+        key = f"{model_type}/{CURRENT_POINTER}"
+        if self._exists(key):
+            version = self._get_text(key).strip()
+            if version and self._exists(f"{model_type}/{version}/{MANIFEST}"):
+                return version
+        return self.latest(model_type)
+
+    def set_current(self, model_type: str, version: str) -> None:
+        """Point CURRENT at a complete ``version`` (written atomically)."""
+        if not self._exists(f"{model_type}/{version}/{MANIFEST}"):
+            raise ArtifactError(f"no complete version {model_type}/{version} in {self.root}")
+        self._put_text(f"{model_type}/{CURRENT_POINTER}", version)
+
     def manifest(self, model_type: str, version: str) -> Manifest:
         key = f"{model_type}/{version}/{MANIFEST}"
         if not self._exists(key):
@@ -141,8 +163,8 @@ class ArtifactStore:
         return dest
 
     def load(self, model_type: str, version: str | None = None, cache_dir: Path | None = None):
-        """Load a version (default: the latest) of ``model_type`` -> (model, manifest)."""
-        version = version or self.latest(model_type)
+        """Load a version (default: the current) of ``model_type`` -> (model, manifest)."""
+        version = version or self.current(model_type)
         if version is None:
             raise ArtifactError(f"no published version of {model_type!r} in {self.root}")
         manifest = self.manifest(model_type, version)
@@ -173,6 +195,13 @@ class LocalArtifactStore(ArtifactStore):
     def _get_dir(self, key: str, files: list[str], dest: Path) -> None:
         for name in files:
             shutil.copy2(self.path / key / name, dest / name)
+
+    def _put_text(self, key: str, text: str) -> None:
+        target = self.path / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+        staging.write_text(text)
+        staging.replace(target)  # atomic on one filesystem
 
     def _list_children(self, key: str) -> list[str]:
         d = self.path / key
@@ -214,6 +243,9 @@ class S3ArtifactStore(ArtifactStore):
     def _get_dir(self, key: str, files: list[str], dest: Path) -> None:
         for name in files:
             self.s3.download_file(self.bucket, self._key(f"{key}/{name}"), str(dest / name))
+
+    def _put_text(self, key: str, text: str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=text.encode())
 
     def _list_children(self, key: str) -> list[str]:
         prefix = self._key(key).rstrip("/") + "/"
