@@ -54,7 +54,7 @@ def read_frame(
     """``query`` -> a frame with ``dtypes`` (one column per key, in order), chunk by chunk."""
     names = list(dtypes)
     parts = [
-        pd.DataFrame.from_records(rows, columns=names).astype(dtypes, copy=False)
+        pd.DataFrame.from_records(rows, columns=names).astype(dtypes)
         for rows in _chunks(conn, query, chunk_rows)
     ]
     if not parts:
