@@ -173,6 +173,11 @@ class Settings(BaseSettings):
     train_chunk_rows: int = Field(
         default=200_000, ge=1000, description="Rows per chunk when training reads the database."
     )
+    ncf_batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="NCF training batch size (per rank under torchrun). Unset: the profile's.",
+    )
     promotion_metric: str = Field(
         default="ndcg@10", description="Validation metric the promotion gate compares."
     )

@@ -74,6 +74,10 @@ ProfileOpt = Annotated[
     str | None,
     typer.Option("--profile", help="production or small model sizes (default: settings)"),
 ]
+ModelsOpt = Annotated[
+    str | None,
+    typer.Option("--models", help="Comma-separated models to train (default: all)"),
+]
 
 
 def train_command(
@@ -81,10 +85,17 @@ def train_command(
     data_dir: DataDirOpt = None,
     source: SourceOpt = Source.db,
     profile: ProfileOpt = None,
+    models: ModelsOpt = None,
 ) -> None:
-    """Train every model, publish each as a new version; the gate promotes or rejects it."""
+    """Train every model, publish each as a new version; the gate promotes or rejects it.
+
+    Under torchrun (``--models ncf``), every rank trains and rank 0 publishes.
+    """
+    from contextlib import nullcontext
+
     from sqlalchemy import inspect
 
+    from kryptonite.pipeline import distributed
     from kryptonite.pipeline.promotion import Gate, holdout
     from kryptonite.pipeline.train import PROFILES, train_all
     from kryptonite.store.artifacts import store_from_settings
@@ -96,7 +107,22 @@ def train_command(
     name = profile or settings.train_profile
     if name not in PROFILES:
         raise typer.BadParameter(f"unknown profile {name!r}: one of {', '.join(PROFILES)}")
+    factories = PROFILES[name](settings.seed)
+    if models:
+        wanted = [m.strip() for m in models.split(",") if m.strip()]
+        if unknown := sorted(set(wanted) - set(factories)):
+            raise typer.BadParameter(f"unknown models {unknown}: one of {', '.join(factories)}")
+        factories = {m: factories[m] for m in wanted}
+    if settings.ncf_batch_size and "ncf" in factories:
+        factories["ncf"] = _sized(factories["ncf"], settings.ncf_batch_size)
+    dist_run = distributed.launched()
+    if dist_run and not set(factories) <= distributed.DISTRIBUTED_MODELS:
+        raise typer.BadParameter(
+            f"under torchrun only {sorted(distributed.DISTRIBUTED_MODELS)} train distributed: "
+            "pass --models ncf"
+        )
     engine = create_sync_engine(settings.resolved_database_url)
+    group = distributed.process_group() if dist_run else nullcontext(0)
     try:
         if source is Source.db:
             data = load_db_train_data(engine, settings.train_chunk_rows)
@@ -105,20 +131,33 @@ def train_command(
         with engine.connect() as conn:
             recorded = inspect(conn).has_table(model_versions.name)
         store = store_from_settings(settings)
-        trained = train_all(
-            data,
-            store,
-            models=PROFILES[name](settings.seed),
-            on_published=VersionRecorder(store, engine if recorded else None),
-            gate=Gate(settings.promotion_metric, settings.promotion_tolerance),
-            slice_=holdout(data, users=settings.promotion_holdout_users, seed=settings.seed),
-        )
+        with group as rank:
+            trained = train_all(
+                data,
+                store if rank == 0 else None,  # one rank publishes
+                models=factories,
+                on_published=VersionRecorder(store, engine if recorded else None),
+                gate=Gate(settings.promotion_metric, settings.promotion_tolerance),
+                slice_=holdout(data, users=settings.promotion_holdout_users, seed=settings.seed),
+                progress=rank == 0,
+            )
     finally:
         engine.dispose()
     for t in trained:
         m = t.manifest
         status = m.metrics.get("promotion", {}).get("status", "-") if m else "-"
         typer.echo(f"{t.name:12s} {t.fit_seconds:7.1f}s  {status:8s} {m.uri if m else '-'}")
+
+
+def _sized(factory, batch_size: int):
+    """``factory`` with NCF's batch size (per rank under torchrun) set."""
+
+    def make():
+        model = factory()
+        model.params.batch_size = batch_size
+        return model
+
+    return make
 
 
 def evaluate_command(
