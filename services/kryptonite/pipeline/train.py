@@ -113,6 +113,7 @@ def train_all(
     out = []
     fit_on = slice_.train if gate is not None and slice_ is not None else data
     factories = models or production_models()
+    fingerprint = data.fingerprint() if store is not None else ""  # once: O(ratings)
     bar = tqdm(factories.items(), desc="train", unit="model", disable=not progress)
     for name, factory in bar:
         bar.set_postfix_str(name)
@@ -125,7 +126,7 @@ def train_all(
             if gate is not None and slice_ is not None:
                 m.update(gated_metrics(model, store, gate, slice_))
             manifest = store.publish(
-                model, metrics=m, data_fingerprint=data.fingerprint(), on_published=on_published
+                model, metrics=m, data_fingerprint=fingerprint, on_published=on_published
             )
         out.append(Trained(name, model, seconds, manifest))
     return out
