@@ -50,6 +50,40 @@ def main() -> None:
     fig.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out, dpi=110)
+    print(table(runs))
+
+
+def table(runs: list[dict]) -> str:
+    """Markdown: one row per step and model, one column group per size."""
+    head = " | ".join(f"{r['ratings'] / 1e6:g}M wall s / CPU s / peak RSS GiB" for r in runs)
+    lines = [f"| step | {head} |", "|---" * (len(runs) + 1) + "|"]
+    shape = " | ".join(f"{r['users']:,} users × {r['movies']:,} movies" for r in runs)
+    lines.append(f"| data | {shape} |")
+    for key, label in (("ingest_s", "ingest into MariaDB"), ("db_read_s", "train read (DB)")):
+        lines.append(f"| {label} | " + " | ".join(f"{r[key]:g}" for r in runs) + " |")
+    models = sorted({m for r in runs for m in r["models"]})
+    for model in models:
+        cells = []
+        for r in runs:
+            v = r["models"].get(model)
+            if v is None or "seconds" not in v:
+                cells.append("not run" if v is None else "failed")
+                continue
+            cpu = f"{v['cpu_s']:g}" if "cpu_s" in v else "–"
+            cells.append(f"{v['seconds']:g} / {cpu} / {v['peak_rss_mib'] / 1024:.2f}")
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    ann = [r["models"].get("mf_implicit", {}) for r in runs]
+    lines.append(
+        "| ANN build (HNSW) | "
+        + " | ".join(
+            f"{a['ann_build_s']:g} s, {a['ann_items']:,} items, recall {a['ann_recall']}"
+            if "ann_build_s" in a
+            else "not run"
+            for a in ann
+        )
+        + " |"
+    )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
