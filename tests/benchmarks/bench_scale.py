@@ -28,7 +28,28 @@ ML25M_USERS, ML25M_MOVIES, ML25M_RATINGS = 162_541, 62_423, 25_000_095
 
 
 def peak_rss_mib() -> float:
+    """This process's peak RSS since exec (VmHWM; ru_maxrss would include the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def read_db(url: str, out: Path, result: Path) -> None:
+    """Child process: the production reader on ``url``; pickle the TrainData to ``out``."""
+    from kryptonite.pipeline.commands import load_db_train_data
+    from kryptonite.store.engine import create_sync_engine
+
+    engine = create_sync_engine(url)
+    start, cpu = time.perf_counter(), time.process_time()
+    data = load_db_train_data(engine, chunk_rows=200_000)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    engine.dispose()
+    with out.open("wb") as fh:
+        pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    report = {"seconds": round(seconds, 1), "cpu_s": round(cpu, 1)}
+    report["peak_rss_mib"] = round(peak_rss_mib())
+    result.write_text(json.dumps(report))
 
 
 def shape(ratings: int) -> tuple[int, int]:
@@ -78,7 +99,6 @@ def run(args: argparse.Namespace) -> dict:
     from kryptonite.datasets.movielens import load_dataset
     from kryptonite.datasets.registry import get_spec
     from kryptonite.datasets.synth import generate
-    from kryptonite.pipeline.commands import load_db_train_data
     from kryptonite.pipeline.train import production_models
     from kryptonite.store.migrate import upgrade
 
@@ -99,17 +119,15 @@ def run(args: argparse.Namespace) -> dict:
         ingest(engine, frames, name)
         report["ingest_s"] = round(time.perf_counter() - start, 1)
         del frames
-        start = time.perf_counter()
-        data = load_db_train_data(engine, chunk_rows=200_000)
-        report["db_read_s"] = round(time.perf_counter() - start, 1)
-        report["db_read_peak_rss_mib"] = round(peak_rss_mib())
+        pickled, read = tmp / "data.pkl", tmp / "read.json"
+        cmd = [sys.executable, __file__, "--read", url, "--frames", str(pickled)]
+        subprocess.run([*cmd, "--result", str(read)], check=True)
+        got = json.loads(read.read_text())
+        report["db_read_s"], report["db_read_cpu_s"] = got["seconds"], got["cpu_s"]
+        report["db_read_peak_rss_mib"] = got["peak_rss_mib"]
     finally:
         engine.dispose()
         drop_mysql_database(url)
-    pickled = tmp / "data.pkl"
-    with pickled.open("wb") as fh:
-        pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    del data
     names = args.models.split(",") if args.models else list(production_models())
     for model in names:
         out = tmp / f"{model}.json"
@@ -133,9 +151,13 @@ def main() -> None:
     parser.add_argument("--ncf-epochs", type=int, default=0)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--fit")
+    parser.add_argument("--read")
     parser.add_argument("--frames", type=Path)
     parser.add_argument("--result", type=Path)
     args = parser.parse_args()
+    if args.read:
+        read_db(args.read, args.frames, args.result)
+        return
     if args.fit:
         fit_one(args.frames, args.fit, args.ncf_epochs or None, args.result)
         return
