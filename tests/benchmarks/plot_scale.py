@@ -32,7 +32,9 @@ def main() -> None:
         ]
         xs = [x / 1e6 for x, _ in pts]
         t_ax.plot(xs, [v["seconds"] for _, v in pts], marker="o", label=model)
-        m_ax.plot(xs, [v["peak_rss_mib"] / 1024 for _, v in pts], marker="o", label=model)
+        rss = [(x / 1e6, v["peak_rss_mib"] / 1024) for x, v in pts if v.get("peak_rss_mib")]
+        if rss:  # only measured peaks (not the upper bounds a parent's RSS imposed)
+            m_ax.plot(*zip(*rss, strict=True), marker="o", label=model)
     xs = [r["ratings"] / 1e6 for r in runs]
     t_ax.plot(xs, [r["ingest_s"] for r in runs], "k--", marker="s", label="ingest (MariaDB)")
     t_ax.plot(xs, [r["db_read_s"] for r in runs], "k:", marker="s", label="train read (DB)")
@@ -70,7 +72,12 @@ def table(runs: list[dict]) -> str:
                 cells.append("not run" if v is None else "failed")
                 continue
             cpu = f"{v['cpu_s']:g}" if "cpu_s" in v else "–"
-            cells.append(f"{v['seconds']:g} / {cpu} / {v['peak_rss_mib'] / 1024:.2f}")
+            rss = (
+                f"{v['peak_rss_mib'] / 1024:.2f}"
+                if v.get("peak_rss_mib")
+                else f"≤ {v['peak_rss_bound_mib'] / 1024:.2f}"
+            )
+            cells.append(f"{v['seconds']:g} / {cpu} / {rss}")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     ann = [r["models"].get("mf_implicit", {}) for r in runs]
     lines.append(
