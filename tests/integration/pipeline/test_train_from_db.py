@@ -3,6 +3,7 @@ and the promotion gate deciding which published version becomes current."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from kryptonite.models.popularity import Popularity
 from kryptonite.pipeline.commands import load_db_train_data
 from kryptonite.pipeline.promotion import Gate, holdout
 from kryptonite.pipeline.train import train_all
-from kryptonite.rpc.model_holder import Loaded
+from kryptonite.rpc.model_holder import Loaded, ModelHolder
 from kryptonite.store import tables as t
 from kryptonite.store.artifacts import LocalArtifactStore
 from kryptonite.store.versions import VersionRecorder, current_rows, tag
@@ -194,6 +195,8 @@ def test_gate_rejects_a_broken_model_and_keeps_serving_the_current_one(
     broken = run(ShuffledPopularity)
     assert store.latest("popularity") == broken  # kept ...
     assert store.current("popularity") == good  # ... but not served
+    holder = ModelHolder(store, ["popularity"], lambda models: models)
+    assert asyncio.run(holder.refresh()) and holder.get().versions == {"popularity": good}
     again = run(lambda: Popularity(half_life_days=0.0))
 
     mv = t.model_versions.c
