@@ -181,6 +181,34 @@ class Settings(BaseSettings):
     )
     precompute_limit: int = Field(default=50, description="Items per precomputed list.")
     precompute_batch: int = Field(default=512, description="Users per precompute batch.")
+    train_profile: str = Field(
+        default="production",
+        pattern="^(production|small)$",
+        description="Model sizes `kryptonite train` fits: production, or small (tests, demos).",
+    )
+    train_chunk_rows: int = Field(
+        default=200_000, ge=1000, description="Rows per chunk when training reads the database."
+    )
+    ncf_batch_size: int | None = Field(
+        default=None,
+        ge=1,
+        description="NCF training batch size (per rank under torchrun). Unset: the profile's.",
+    )
+    promotion_metric: str = Field(
+        default="ndcg@10", description="Validation metric the promotion gate compares."
+    )
+    promotion_tolerance: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="A new model is rejected when its metric is below the current version's "
+        "by more than this fraction (0.1: 10 % worse).",
+    )
+    promotion_holdout_users: int = Field(
+        default=2000,
+        ge=10,
+        description="Users whose latest rating is held out to validate new models.",
+    )
 
     @field_validator("cors_origins", mode="before")
     @classmethod

@@ -7,6 +7,7 @@ from kryptonite.datasets.ingest import DatasetConflictError
 from kryptonite.datasets.movielens import DatasetFormatError
 from kryptonite.datasets.registry import UnknownDatasetError
 from kryptonite.store.bulk import BulkLoadError
+from kryptonite.store.training import TrainingDataError
 from kryptonite.supervisor import ServiceError
 
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (
@@ -17,4 +18,5 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (
     UnknownDatasetError,
     FileNotFoundError,
     ServiceError,
+    TrainingDataError,
 )

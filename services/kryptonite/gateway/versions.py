@@ -1,18 +1,19 @@
 """The model-version tag that keys cached lists (gateway and precompute agree on it).
 
 Source of truth: rows with status ``current`` in ``model_versions``; when the pipeline has
-recorded none, the latest published version of each served model in the artifact store.
+recorded none, the current version of each served model in the artifact store (its
+CURRENT pointer). Both are written by one publish hook (``kryptonite.store.versions``),
+and every reader formats them with the same :func:`tag` (``type@version``).
 """
 
 from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from kryptonite.config import Settings
-from kryptonite.store.tables import model_versions
+from kryptonite.store import versions as store_versions
 
 log = logging.getLogger("kryptonite.gateway")
 
@@ -27,28 +28,22 @@ SERVED_MODELS = (
     "ranker",
 )
 
-
-def tag(pairs: list[tuple[str, str]]) -> str:
-    return ",".join(f"{t}={v}" for t, v in sorted(pairs)) or "none"
+tag = store_versions.tag
 
 
 def current_from_db(conn: Connection) -> list[tuple[str, str]]:
-    rows = conn.execute(
-        select(model_versions.c.model_type, model_versions.c.version).where(
-            model_versions.c.status == "current"
-        )
-    )
-    return [(r.model_type, r.version) for r in rows]
+    """Current versions of the served models recorded in ``model_versions``."""
+    rows = store_versions.current_rows(conn)
+    return [(t, v) for t, v in sorted(rows.items()) if t in SERVED_MODELS]
 
 
 def latest_from_artifacts(settings: Settings) -> list[tuple[str, str]]:
-    """Latest version of each served model in the artifact store (blocking I/O)."""
+    """Current version of each served model in the artifact store (blocking I/O)."""
     try:
         from kryptonite.store.artifacts import store_from_settings
 
-        store = store_from_settings(settings)
-        found = [(t, store.latest(t)) for t in SERVED_MODELS]
+        found = store_versions.current_in_store(store_from_settings(settings), SERVED_MODELS)
     except Exception as exc:  # no store yet, S3 unreachable: keys fall back to "none"
         log.warning("artifact store not readable for version tags: %s", type(exc).__name__)
         return []
-    return [(t, v) for t, v in found if v]
+    return sorted(found.items())

@@ -112,6 +112,9 @@ class TrainData:
     genome_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     overviews: pd.DataFrame = field(default_factory=pd.DataFrame)
     user_lists: Mapping[int, list[int]] = field(default_factory=dict)
+    #: Implicit positives beyond ratings and lists (views, clicks): user_id, movie_id,
+    #: timestamp. They count as interactions for the implicit models, never as ratings.
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)
     users: IdMap | None = None
     items: IdMap | None = None
 
@@ -122,6 +125,7 @@ class TrainData:
                     [
                         self.ratings["user_id"].to_numpy(dtype=np.int64),
                         np.fromiter(self.user_lists.keys(), dtype=np.int64),
+                        self._events()["user_id"].to_numpy(dtype=np.int64),
                     ]
                 )
             )
@@ -141,9 +145,18 @@ class TrainData:
         assert self.items is not None
         return self.items
 
+    def _events(self) -> pd.DataFrame:
+        if len(self.events):
+            return self.events[["user_id", "movie_id", "timestamp"]]
+        return pd.DataFrame(
+            {c: pd.Series(dtype="int64") for c in ("user_id", "movie_id", "timestamp")}
+        )
+
     def implicit_matrix(self, *, include_lists: bool = True) -> sp.csr_matrix:
-        """Binary users x items: ratings plus personal-list entries."""
+        """Binary users x items: ratings and implicit events, plus personal-list entries."""
         mat = interaction_matrix(self.ratings, self.user_map, self.item_map)
+        if len(self.events):
+            mat = mat + interaction_matrix(self._events(), self.user_map, self.item_map)
         if include_lists and self.user_lists:
             rows = [(u, m) for u, ms in self.user_lists.items() for m in ms]
             lists = pd.DataFrame(rows, columns=["user_id", "movie_id"])
@@ -157,6 +170,8 @@ class TrainData:
         Personal-list entries count as the most recent. Ties in time break by movie id.
         """
         frame = self.ratings[["user_id", "movie_id", "timestamp"]]
+        if len(self.events):
+            frame = pd.concat([frame, self._events()], ignore_index=True)
         if self.user_lists:
             rows = [(u, m) for u, ms in self.user_lists.items() for m in ms]
             lists = pd.DataFrame(rows, columns=["user_id", "movie_id"])
@@ -181,6 +196,9 @@ class TrainData:
         digest.update(str(sorted((k, sorted(v)) for k, v in self.user_lists.items())).encode())
         for side in (self.movies, self.tags, self.genome_tags, self.genome_scores, self.overviews):
             digest.update(_frame_digest(side))
+        if len(self.events):
+            ev = self._events().sort_values(["user_id", "movie_id"], kind="stable")
+            digest.update(pd.util.hash_pandas_object(ev, index=False).to_numpy().tobytes())
         return digest.hexdigest()[:16]
 
 

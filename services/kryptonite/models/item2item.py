@@ -7,6 +7,7 @@ optional recency weights (the caller's history values).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,8 @@ import scipy.sparse as sp
 from kryptonite.models import base
 from kryptonite.models.data import TrainData
 from kryptonite.models.registry import register
+
+log = logging.getLogger("kryptonite.models.item2item")
 
 
 @dataclass
@@ -92,6 +95,9 @@ class ItemRidgeParams(base.Params):
     recency_half_life: float = 3.0
     #: Items with fewer training interactions get no learned weights (speed, noise).
     min_count: int = 2
+    #: At most this many items (the most interacted) get weights: the closed form inverts
+    #: a dense support x support matrix, O(n^2) memory and O(n^3) time (0: no cap).
+    max_items: int = 12_000
 
 
 @register
@@ -107,7 +113,21 @@ class ItemRidge(base.Recommender):
     def _fit(self, data: TrainData) -> None:
         x = data.implicit_matrix()
         counts = np.asarray(x.sum(axis=0)).ravel()
-        self.support = np.flatnonzero(counts >= self.params.min_count).astype(np.int64)
+        support = np.flatnonzero(counts >= self.params.min_count).astype(np.int64)
+        cap = self.params.max_items
+        if cap and len(support) > cap:
+            top = np.argsort(-counts[support], kind="stable")[:cap]
+            log.warning(
+                "item_ridge: %d items have support >= %d; a dense inverse of that size needs "
+                "~%.1f GiB, so weights are learned for the %d most interacted items only "
+                "(max_items); the others score 0 here and come from the other models",
+                len(support),
+                self.params.min_count,
+                3 * 4 * len(support) ** 2 / 2**30,
+                cap,
+            )
+            support = np.sort(support[top])
+        self.support = support
         xs = x[:, self.support]
         gram = (xs.T @ xs).toarray().astype(np.float32)
         gram[np.diag_indices_from(gram)] += self.params.l2

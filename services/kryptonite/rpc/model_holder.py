@@ -1,9 +1,9 @@
 """Load, poll and hot-swap the published models of one service (shared by all three).
 
-A :class:`ModelHolder` loads the latest version of each of its model types from the
+A :class:`ModelHolder` loads the current version of each of its model types from the
 artifact store, turns them into a service-specific bundle (``build``, e.g. an ANN index)
 off the event loop, and publishes it as one immutable :class:`Loaded` reference. A
-background task polls the store; a newer version is loaded and built off the loop, then
+background task polls the store; a newly promoted version is loaded and built off the loop, then
 the reference is swapped in one assignment: a call that already read the old reference
 finishes on it, the next call sees the new one, and no call ever fails for a reload.
 """
@@ -22,6 +22,7 @@ from typing import Generic, TypeVar
 from kryptonite.models.base import Recommender
 from kryptonite.rpc.errors import NotReady
 from kryptonite.store.artifacts import ArtifactStore
+from kryptonite.store.versions import tag as version_tag
 
 log = logging.getLogger("kryptonite.rpc.models")
 
@@ -40,7 +41,7 @@ class Loaded(Generic[B]):
     @property
     def version(self) -> str:
         """``type@version`` of each model, e.g. ``ncf@20260101T000000000000Z-ab12cd``."""
-        return ",".join(f"{t}@{v}" for t, v in self.versions.items())
+        return version_tag(self.versions)
 
 
 class ModelHolder(Generic[B]):
@@ -122,7 +123,7 @@ class ModelHolder(Generic[B]):
 
     # ----------------------------------------------------------------- in a thread
     def _latest(self) -> dict[str, str] | None:
-        found = {t: self.store.latest(t) for t in self.model_types}
+        found = {t: self.store.current(t) for t in self.model_types}
         missing = [t for t, v in found.items() if v is None]
         if missing:
             if missing != self._missing:  # say it once, not every poll

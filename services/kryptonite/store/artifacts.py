@@ -6,8 +6,11 @@ Layout under the root (a path, or ``s3://bucket/prefix``)::
                                             data fingerprint, files
     <model_type>/<version>/params.json + weights.npz   (see models.base)
 
+    <model_type>/CURRENT                  the version the promotion gate made current
+
 The manifest is written last, so a version without one is incomplete and ignored.
-Versions sort by name (UTC timestamp first), so "latest" is the greatest complete one.
+Versions sort by name (UTC timestamp first), so "latest" is the greatest complete one;
+"current" is what readers serve: the CURRENT pointer, or the latest when none was written.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ if TYPE_CHECKING:  # the gateway reads versions only: no numpy/scipy in its imag
     from kryptonite.models.base import Recommender
 
 MANIFEST = "manifest.json"
+CURRENT_POINTER = "CURRENT"
 
 
 class ArtifactError(RuntimeError):
@@ -81,6 +85,9 @@ class ArtifactStore:
         raise NotImplementedError
 
     def _delete_dir(self, key: str, files: list[str]) -> None:
+        raise NotImplementedError
+
+    def _put_text(self, key: str, text: str) -> None:
         raise NotImplementedError
 
     # -- API
@@ -147,6 +154,21 @@ class ArtifactStore:
             self._delete_dir(f"{model_type}/{version}", [MANIFEST, *manifest.files])
         return doomed
 
+    def current(self, model_type: str) -> str | None:
+        """The version to serve: the CURRENT pointer, else the latest complete version."""
+        key = f"{model_type}/{CURRENT_POINTER}"
+        if self._exists(key):
+            version = self._get_text(key).strip()
+            if version and self._exists(f"{model_type}/{version}/{MANIFEST}"):
+                return version
+        return self.latest(model_type)
+
+    def set_current(self, model_type: str, version: str) -> None:
+        """Point CURRENT at a complete ``version`` (written atomically)."""
+        if not self._exists(f"{model_type}/{version}/{MANIFEST}"):
+            raise ArtifactError(f"no complete version {model_type}/{version} in {self.root}")
+        self._put_text(f"{model_type}/{CURRENT_POINTER}", version)
+
     def manifest(self, model_type: str, version: str) -> Manifest:
         key = f"{model_type}/{version}/{MANIFEST}"
         if not self._exists(key):
@@ -161,8 +183,8 @@ class ArtifactStore:
         return dest
 
     def load(self, model_type: str, version: str | None = None, cache_dir: Path | None = None):
-        """Load a version (default: the latest) of ``model_type`` -> (model, manifest)."""
-        version = version or self.latest(model_type)
+        """Load a version (default: the current) of ``model_type`` -> (model, manifest)."""
+        version = version or self.current(model_type)
         if version is None:
             raise ArtifactError(f"no published version of {model_type!r} in {self.root}")
         manifest = self.manifest(model_type, version)
@@ -195,6 +217,13 @@ class LocalArtifactStore(ArtifactStore):
     def _get_dir(self, key: str, files: list[str], dest: Path) -> None:
         for name in files:
             shutil.copy2(self.path / key / name, dest / name)
+
+    def _put_text(self, key: str, text: str) -> None:
+        target = self.path / key
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+        staging.write_text(text)
+        staging.replace(target)  # atomic on one filesystem
 
     def _list_children(self, key: str) -> list[str]:
         d = self.path / key
@@ -242,6 +271,9 @@ class S3ArtifactStore(ArtifactStore):
     def _get_dir(self, key: str, files: list[str], dest: Path) -> None:
         for name in files:
             self.s3.download_file(self.bucket, self._key(f"{key}/{name}"), str(dest / name))
+
+    def _put_text(self, key: str, text: str) -> None:
+        self.s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=text.encode())
 
     def _list_children(self, key: str) -> list[str]:
         prefix = self._key(key).rstrip("/") + "/"

@@ -60,7 +60,7 @@ async def test_precompute_shards_cover_users_and_feed_the_cache(
         assert len(mine) == 20 and 1214 not in {m for (m,) in mine}  # listed = seen
         reply = await api.get("/me/recommendations", params={"strategy": "cf"}, headers=auth)
         body = reply.json()
-        assert body["cached"] and "mf_implicit=" in body["model_version"], body
+        assert body["cached"] and "mf_implicit@" in body["model_version"], body
         assert [i["movie_id"] for i in body["items"]] == [m for (m,) in mine][:20]
         # a write by the user invalidates the precomputed lists too
         expect(await api.put("/me/list/260", headers=auth), 204)
