@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         default=3.0, description="Deadline of the gateway's database work per request."
     )
     token_ttl_s: int = Field(default=3600, description="Lifetime of gateway bearer tokens.")
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1,
+        description="Largest request body the gateway reads; a bigger one is answered 413 "
+        "as it streams in, before anything is parsed.",
+    )
     login_window_s: int = Field(
         default=300, ge=1, description="Window in which failed sign-ins are counted."
     )

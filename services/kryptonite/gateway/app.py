@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from kryptonite.config import Settings
 from kryptonite.gateway import errors, headers
+from kryptonite.gateway.bodylimit import BodyLimitMiddleware
 from kryptonite.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from kryptonite.gateway.ratelimit import LoginLimiter
 from kryptonite.gateway.routes import auth, health, movies, mylist, recommendations
@@ -67,6 +68,8 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
+    # Innermost: its 413s still get metrics and security headers.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     headers.install(app, settings)  # outside metrics: CORS preflights are answered first
     # Routes are matched in order: the hottest (recommendations) first.
