@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kryptonite.config import Settings
 from kryptonite.gateway import versions
+from kryptonite.gateway.errors import is_write_conflict
 from kryptonite.gateway.metrics import GatewayMetrics
 from kryptonite.gateway.security import Tokens
 from kryptonite.rpc.clients import CandidatesClient, ContentClient, RankingClient
@@ -20,6 +24,9 @@ from kryptonite.store import queries
 from kryptonite.store.cache import Cache
 
 log = logging.getLogger("kryptonite.gateway")
+T = TypeVar("T")
+#: Runs of a write transaction the database aborted as a deadlock before giving up (409).
+CONFLICT_ATTEMPTS = 6
 
 
 @dataclass
@@ -71,6 +78,22 @@ class GatewayState:
         """A write transaction with the database deadline (commit on success)."""
         async with asyncio.timeout(self.settings.db_timeout_s), self.engine.begin() as conn:
             yield conn
+
+    async def transact(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work(conn)`` in a write transaction under one database deadline; a deadlock
+        or lock timeout (the database rolled it all back) runs it again, after a short
+        random pause, up to ``CONFLICT_ATTEMPTS`` times."""
+        async with asyncio.timeout(self.settings.db_timeout_s):
+            for attempt in range(CONFLICT_ATTEMPTS):
+                try:
+                    async with self.engine.begin() as conn:
+                        return await work(conn)
+                except OperationalError as exc:
+                    if not is_write_conflict(exc) or attempt == CONFLICT_ATTEMPTS - 1:
+                        raise
+                    self.metrics.downstream_failures.labels("database_conflict").inc()
+                    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -234,7 +234,11 @@ async def list_get(conn: AsyncConnection, user_id: int) -> list[tuple[int, int]]
     return [(int(r.movie_id), int(r.added_at)) for r in rows]
 
 
-async def rate(conn: AsyncConnection, user_id: int, movie_id: int, rating: float) -> None:
+async def rate(
+    conn: AsyncConnection, user_id: int, movie_id: int, rating: float
+) -> tuple[float, int]:
+    """Store the rating; (rating, rated_at) as this call stored them. Not read back: a
+    concurrent identical upsert changes no row, and a snapshot read would then miss it."""
     now = int(time.time())
     await conn.execute(
         _upsert(
@@ -245,6 +249,7 @@ async def rate(conn: AsyncConnection, user_id: int, movie_id: int, rating: float
         )
     )
     await record_event(conn, user_id, movie_id, "rating")
+    return rating, now
 
 
 async def record_event(conn: AsyncConnection, user_id: int, movie_id: int, event: str) -> None:

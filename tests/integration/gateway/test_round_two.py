@@ -64,3 +64,44 @@ async def test_every_route_and_web_form_is_capped(api: httpx.AsyncClient, path: 
     )
     assert reply.status_code == 413, reply.text
     assert reply.json()["error"]["code"] == "payload_too_large"
+
+
+# ------------------------------------------------------------------ 5, 6: concurrent writes
+async def test_parallel_identical_ratings_all_answer_their_value(api: httpx.AsyncClient) -> None:
+    _, auth = await sign_up(api)
+    for movie in range(1, 11):
+        replies = await asyncio.gather(
+            *(api.put(f"/me/ratings/{movie}", json={"rating": 4.0}, headers=auth) for _ in range(8))
+        )
+        assert [r.status_code for r in replies] == [200] * 8, [r.text for r in replies]
+        assert {r.json()["rating"] for r in replies} == {4.0}
+
+
+async def test_parallel_conflicting_ratings_answer_their_own_value(api: httpx.AsyncClient) -> None:
+    _, auth = await sign_up(api)
+    values = [0.5 * (i + 1) for i in range(8)]
+    for movie in (1, 2, 3, 6, 10):
+        replies = await asyncio.gather(
+            *(api.put(f"/me/ratings/{movie}", json={"rating": v}, headers=auth) for v in values)
+        )
+        assert [r.status_code for r in replies] == [200] * 8, [r.text for r in replies]
+        assert [r.json()["rating"] for r in replies] == values
+        stored = {
+            r["movie_id"]: r["rating"] for r in (await api.get("/me/ratings", headers=auth)).json()
+        }
+        assert stored[movie] in values
+
+
+async def test_concurrent_add_remove_is_never_an_outage(api: httpx.AsyncClient) -> None:
+    _, auth = await sign_up(api)
+    for _ in range(3):
+        calls = [
+            api.put("/me/list/1", headers=auth)
+            if i % 2 == 0
+            else api.delete("/me/list/1", headers=auth)
+            for i in range(20)
+        ]
+        replies = await asyncio.gather(*calls)
+        assert all(r.status_code in (204, 404) for r in replies), [
+            (r.status_code, r.text) for r in replies if r.status_code not in (204, 404)
+        ]

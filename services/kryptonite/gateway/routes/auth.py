@@ -28,8 +28,9 @@ async def register(body: RegisterIn, state: StateDep) -> UserOut:
     """Create an account; 409 when the username or e-mail is taken."""
     password_hash = await hash_password(body.password)
     try:
-        async with state.write() as conn:
-            user_id = await queries.create_user(conn, body.username, body.email, password_hash)
+        user_id = await state.transact(
+            lambda conn: queries.create_user(conn, body.username, body.email, password_hash)
+        )
     except queries.UsernameTaken:
         raise ApiError(409, "username or e-mail already registered") from None
     return UserOut(user_id=user_id, username=body.username, email=body.email)

@@ -54,9 +54,12 @@ async def add(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.write() as conn:
+
+    async def work(conn) -> None:
         await _require_movie(conn, movie_id)
         await queries.list_add(conn, user.user_id, movie_id)
+
+    await state.transact(work)  # a deadlock is retried
     await invalidate(state, user.user_id)
     return _back(next, movie_id, "added")
 
@@ -71,8 +74,7 @@ async def remove(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.write() as conn:
-        await queries.list_remove(conn, user.user_id, movie_id)
+    await state.transact(lambda conn: queries.list_remove(conn, user.user_id, movie_id))
     await invalidate(state, user.user_id)
     return _back(next, movie_id, "removed")
 
@@ -91,9 +93,12 @@ async def rate(
         value = RatingIn(rating=float(rating)).rating
     except (ValueError, ValidationError):
         raise ApiError(422, "A rating is 0.5 to 5 stars, in half stars.") from None
-    async with state.write() as conn:
+
+    async def work(conn) -> None:
         await _require_movie(conn, movie_id)
         await queries.rate(conn, user.user_id, movie_id, value)
+
+    await state.transact(work)
     await invalidate(state, user.user_id)
     return _back(None, movie_id, "rated")
 
