@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         default=3.0, description="Deadline of the gateway's database work per request."
     )
     token_ttl_s: int = Field(default=3600, description="Lifetime of gateway bearer tokens.")
+    revocation_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between pulls of sign-outs and password changes made on other "
+        "gateway replicas (through Redis).",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024,
         ge=1,

@@ -23,6 +23,7 @@ from kryptonite.store.tables import (
     user_movielist,
     users,
 )
+from kryptonite.store.usernames import canonical
 
 
 class UsernameTaken(ValueError):
@@ -54,7 +55,11 @@ async def create_user(
         async with conn.begin_nested():
             result = await conn.execute(
                 insert(users).values(
-                    username=username, email=email, password_hash=password_hash, source="app"
+                    username=username,
+                    username_key=canonical(username),
+                    email=email,
+                    password_hash=password_hash,
+                    source="app",
                 )
             )
     except IntegrityError:
@@ -63,9 +68,17 @@ async def create_user(
 
 
 async def user_by_username(conn: AsyncConnection, username: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(users).where(users.c.username == username))).mappings()
+    """The account whose canonical name is ``username``'s (exact: no collation folding)."""
+    key = canonical(username)
+    row = (await conn.execute(select(users).where(users.c.username_key == key))).mappings()
     found = row.first()
     return dict(found) if found else None
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(
+        users.update().where(users.c.user_id == user_id).values(password_hash=password_hash)
+    )
 
 
 async def user_by_id(conn: AsyncConnection, user_id: int) -> dict[str, Any] | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 
 import httpx
 import pytest
@@ -105,3 +106,111 @@ async def test_concurrent_add_remove_is_never_an_outage(api: httpx.AsyncClient) 
         assert all(r.status_code in (204, 404) for r in replies), [
             (r.status_code, r.text) for r in replies if r.status_code not in (204, 404)
         ]
+
+
+# ------------------------------------------------------------------ 8: revocable sessions
+PASSWORD = "pw-secret-1"  # pragma: allowlist secret
+
+
+def _browser(api: httpx.AsyncClient, token: str) -> httpx.AsyncClient:
+    cookies = {"kr_csrf": "csrf-t", "kr_session": token}
+    return httpx.AsyncClient(base_url=api.base_url, cookies=cookies, timeout=10)
+
+
+async def test_api_signout_revokes_the_token(api: httpx.AsyncClient) -> None:
+    _, auth = await sign_up(api)
+    assert (await api.get("/me/list", headers=auth)).status_code == 200
+    assert (await api.post("/auth/signout", headers=auth)).status_code == 204
+    reply = await api.get("/me/list", headers=auth)
+    assert reply.status_code == 401, reply.text
+
+
+async def test_web_signout_revokes_the_session_cookie(api: httpx.AsyncClient) -> None:
+    _, auth = await sign_up(api)
+    token = auth["Authorization"].removeprefix("Bearer ")
+    async with _browser(api, token) as browser:
+        assert (await browser.get("/my-list")).status_code == 200
+        out = await browser.post("/signout", data={"csrf": "csrf-t"})
+        assert out.status_code == 303
+    async with _browser(api, token) as copy:  # the cookie as it was before sign-out
+        page = await copy.get("/my-list")
+        assert page.status_code == 303 and page.headers["location"].startswith("/signin")
+    assert (await api.get("/me/list", headers=auth)).status_code == 401
+
+
+async def test_signout_reaches_every_replica(stack: Stack) -> None:
+    settings = settings_for(stack, revocation_poll_s=0.1)
+    async with serve(settings) as one, serve(settings) as two:
+        _, auth = await sign_up(one)
+        assert (await two.get("/me/list", headers=auth)).status_code == 200
+        assert (await one.post("/auth/signout", headers=auth)).status_code == 204
+        deadline = time.monotonic() + 5
+        while (await two.get("/me/list", headers=auth)).status_code == 200:
+            assert time.monotonic() < deadline, "replica two still accepts a signed-out token"
+            await asyncio.sleep(0.05)
+        assert (await two.get("/me/list", headers=auth)).status_code == 401
+
+
+async def test_password_change_revokes_every_session(api: httpx.AsyncClient) -> None:
+    name = f"pw{uuid.uuid4().hex[:10]}"
+    await api.post("/auth/register", json={"username": name, "password": PASSWORD})
+    tokens = []
+    for _ in range(2):
+        reply = await api.post("/auth/token", data={"username": name, "password": PASSWORD})
+        tokens.append({"Authorization": f"Bearer {reply.json()['access_token']}"})
+    wrong = await api.put(
+        "/auth/password",
+        json={"current_password": "not-it-at-all", "new_password": "new-secret-2"},
+        headers=tokens[0],
+    )
+    assert wrong.status_code == 403
+    changed = await api.put(
+        "/auth/password",
+        json={"current_password": PASSWORD, "new_password": "new-secret-2"},
+        headers=tokens[0],
+    )
+    assert changed.status_code == 204, changed.text
+    for auth in tokens:
+        assert (await api.get("/me/list", headers=auth)).status_code == 401
+    old = await api.post("/auth/token", data={"username": name, "password": PASSWORD})
+    assert old.status_code == 401
+    new = await api.post("/auth/token", data={"username": name, "password": "new-secret-2"})
+    assert new.status_code == 200
+    fresh = {"Authorization": f"Bearer {new.json()['access_token']}"}
+    assert (await api.get("/me/list", headers=fresh)).status_code == 200
+
+
+# ------------------------------------------------------------------ 2: canonical usernames
+async def test_case_variants_are_one_account(api: httpx.AsyncClient) -> None:
+    name = f"PixarFan{uuid.uuid4().hex[:6]}"
+    first = await api.post("/auth/register", json={"username": name, "password": PASSWORD})
+    assert first.status_code == 201
+    again = await api.post("/auth/register", json={"username": name.lower(), "password": PASSWORD})
+    assert again.status_code == 409
+    upper = await api.post("/auth/token", data={"username": name.upper(), "password": PASSWORD})
+    assert upper.status_code == 200
+    wide = "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in name)  # fullwidth
+    assert (
+        await api.post("/auth/token", data={"username": wide, "password": PASSWORD})
+    ).status_code == 200
+
+
+async def test_accented_spellings_neither_sign_in_nor_bypass_the_limiter(stack: Stack) -> None:
+    limits = {"login_max_failures": 3, "login_max_failures_per_user": 6, "login_window_s": 60}
+    async with serve(settings_for(stack, **limits)) as client:
+        name = f"alice_{uuid.uuid4().hex[:6]}"
+        await client.post("/auth/register", json={"username": name, "password": PASSWORD})
+        accented = name.replace("e", "é", 1)
+        # The right password under an accented spelling is another (missing) account.
+        reply = await client.post("/auth/token", data={"username": accented, "password": PASSWORD})
+        assert reply.status_code == 401
+        # Case/width variants are the same account, so they share its counters.
+        variants = [name.upper(), name.title(), f" {name} ", name.swapcase()]
+        codes = []
+        for spelling in variants:
+            for _ in range(3):
+                r = await client.post(
+                    "/auth/token", data={"username": spelling, "password": "bad-guess"}
+                )
+                codes.append(r.status_code)
+        assert codes[:3] == [401, 401, 401] and set(codes[3:]) == {429}, codes
