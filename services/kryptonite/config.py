@@ -5,6 +5,7 @@ No other module reads ``os.environ``: code receives a ``Settings`` instance.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -151,8 +152,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or "
-        "CIDRs, or *): the client IP the sign-in limiter counts. Set it to the ingress when "
-        "the gateway sits behind one.",
+        "CIDRs; * is refused): the client IP the sign-in limiter counts is the right-most "
+        "X-Forwarded-For hop outside them. Set it to the ingress's network (the VPC).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -177,6 +178,22 @@ class Settings(BaseSettings):
     )
     precompute_limit: int = Field(default=50, description="Items per precomputed list.")
     precompute_batch: int = Field(default=512, description="Users per precompute batch.")
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        """IPs/CIDRs only: with ``*`` uvicorn takes the left-most X-Forwarded-For entry,
+        which the client writes (unlimited sign-in guesses, or locking anyone out)."""
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        for part in parts:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"forwarded_allow_ips: {part!r} is not an IP or CIDR (list the proxies' "
+                    "networks, e.g. the VPC's 10.42.0.0/16; '*' trusts every client)"
+                ) from None
+        return ",".join(parts)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

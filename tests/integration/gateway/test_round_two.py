@@ -214,3 +214,40 @@ async def test_accented_spellings_neither_sign_in_nor_bypass_the_limiter(stack: 
                 )
                 codes.append(r.status_code)
         assert codes[:3] == [401, 401, 401] and set(codes[3:]) == {429}, codes
+
+
+# ------------------------------------------------------------------ 3: X-Forwarded-For
+async def test_client_ip_is_the_right_most_untrusted_hop(stack: Stack) -> None:
+    """Behind a trusted proxy (loopback) that appends the peer, a client writing its own
+    left-most X-Forwarded-For entries still counts as the one address the proxy saw."""
+    from kryptonite.gateway.main import server
+
+    limits = {"login_max_failures": 3, "login_max_failures_per_ip": 5, "login_window_s": 60}
+    settings = settings_for(stack, forwarded_allow_ips="127.0.0.0/8", **limits)
+    gateway = server(settings, host="127.0.0.1", port=0)
+    gateway.config.log_level = "warning"
+    task = asyncio.create_task(gateway.serve())
+    while not gateway.started:
+        await asyncio.sleep(0.01)
+    port = gateway.servers[0].sockets[0].getsockname()[1]
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            codes = []
+            for i in range(8):  # a new forged left-most hop and username each time
+                forged = f"198.51.100.{i}, 203.0.113.7"  # the proxy appended 203.0.113.7
+                reply = await client.post(
+                    "/auth/token",
+                    data={"username": f"nobody{i}x", "password": "guess"},
+                    headers={"X-Forwarded-For": forged},
+                )
+                codes.append(reply.status_code)
+            assert codes == [401] * 5 + [429] * 3, codes
+            other = await client.post(
+                "/auth/token",
+                data={"username": "nobody0x", "password": "guess"},
+                headers={"X-Forwarded-For": "203.0.113.8"},
+            )
+            assert other.status_code == 401  # another client is not locked out
+    finally:
+        gateway.should_exit = True
+        await task
