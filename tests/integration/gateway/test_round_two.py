@@ -228,6 +228,8 @@ async def test_client_ip_is_the_right_most_untrusted_hop(stack: Stack) -> None:
     gateway.config.log_level = "warning"
     task = asyncio.create_task(gateway.serve())
     while not gateway.started:
+        if task.done():
+            task.result()
         await asyncio.sleep(0.01)
     port = gateway.servers[0].sockets[0].getsockname()[1]
     try:
