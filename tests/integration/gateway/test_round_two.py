@@ -9,7 +9,14 @@ import uuid
 
 import httpx
 import pytest
-from tests.integration.gateway.conftest import Stack, serve, settings_for, sign_up
+from prometheus_client import CollectorRegistry
+from tests.conftest import REDIS_URL
+from tests.integration.gateway.conftest import Candidates, Stack, serve, settings_for, sign_up
+
+from kryptonite.rpc.generated.v1 import candidates_pb2, candidates_pb2_grpc
+from kryptonite.rpc.metrics import RpcMetrics
+from kryptonite.rpc.server import RpcServer, service_def
+from kryptonite.store.cache import MemoryCache, RedisCache
 
 pytestmark = [pytest.mark.mariadb, pytest.mark.redis, pytest.mark.asyncio(loop_scope="session")]
 
@@ -253,3 +260,69 @@ async def test_client_ip_is_the_right_most_untrusted_hop(stack: Stack) -> None:
     finally:
         gateway.should_exit = True
         await task
+
+
+# ------------------------------------------------------------------ 4: stale cache fills
+@pytest.fixture(params=["memory", "redis"])
+async def cache(request: pytest.FixtureRequest):
+    if request.param == "memory":
+        yield MemoryCache()
+        return
+    backend = RedisCache(REDIS_URL, prefix=f"test-{uuid.uuid4().hex[:8]}")
+    yield backend
+    for key in [f"{backend.prefix}:recs:7", f"{backend.prefix}:gen:7"]:
+        await backend.client.delete(key)
+    await backend.close()
+
+
+async def test_a_fill_older_than_an_invalidation_is_refused(cache) -> None:
+    value, generation = await cache.lookup(7, "blend:v1")
+    assert value is None
+    await cache.invalidate(7)  # a write commits while the list is being computed
+    await cache.put_many({7: {"blend:v1": b"stale"}}, 60, {7: generation})
+    assert await cache.get(7, "blend:v1") is None
+    _, current = await cache.lookup(7, "blend:v1")
+    assert current != generation
+    await cache.put(7, "blend:v1", b"fresh", 60, generation=current)
+    assert await cache.get(7, "blend:v1") == b"fresh"
+
+
+class GatedCandidates(Candidates):
+    """Candidates that hold each call until ``gate`` opens (a slow computation)."""
+
+    def __init__(self, catalog) -> None:
+        super().__init__(catalog)
+        self.entered = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    async def GetCandidates(self, request, context):
+        self.entered.set()
+        await self.gate.wait()
+        return await super().GetCandidates(request, context)
+
+
+async def test_a_list_add_during_a_computation_is_not_undone_by_its_cache_fill(
+    stack: Stack, scifi_movies: list[int]
+) -> None:
+    gated = GatedCandidates(stack.catalog)
+    svc = service_def(gated, candidates_pb2_grpc, candidates_pb2, "CandidatesService")
+    server = RpcServer([svc], port=0, metrics=RpcMetrics(CollectorRegistry()), metrics_port=None)
+    port = await server.start()
+    await server.set_serving()
+    settings = settings_for(stack, candidates_addr=f"127.0.0.1:{port}", rpc_timeout_s=5.0)
+    try:
+        async with serve(settings) as client:
+            _, auth = await sign_up(client)
+            await client.put(f"/me/list/{scifi_movies[0]}", headers=auth)
+            computing = asyncio.create_task(client.get("/me/recommendations", headers=auth))
+            await asyncio.wait_for(gated.entered.wait(), 5)
+            added = scifi_movies[1]
+            assert (await client.put(f"/me/list/{added}", headers=auth)).status_code == 204
+            gated.gate.set()
+            first = await computing
+            assert first.status_code == 200 and first.json()["cached"] is False
+            again = (await client.get("/me/recommendations", headers=auth)).json()
+            assert again["cached"] is False, "a list computed before the add was cached after it"
+            assert added not in [i["movie_id"] for i in again["items"]]
+    finally:
+        await server.stop(0)
