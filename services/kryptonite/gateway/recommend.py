@@ -145,9 +145,7 @@ class Recommender:
             items=rendered,
         )
 
-    async def _store(
-        self, user_id: int, fields: dict[str, bytes], generation: int | None
-    ) -> None:
+    async def _store(self, user_id: int, fields: dict[str, bytes], generation: int | None) -> None:
         gens = None if generation is None else {user_id: generation}
         try:
             await self.state.cache.put_many({user_id: fields}, self.settings.cache_ttl_s, gens)
