@@ -21,7 +21,8 @@ SERVICE_PORTS: dict[str, int] = {
     "ranking": 50052,
     "content": 50053,
 }
-#: Prometheus /metrics port of each gRPC service (the gateway serves /metrics itself).
+#: Default Prometheus /metrics port of each gRPC service (settings
+#: ``<name>_metrics_port``; the gateway serves /metrics itself).
 METRICS_PORTS: dict[str, int] = {"candidates": 9101, "ranking": 9102, "content": 9103}
 
 
@@ -73,6 +74,18 @@ class Settings(BaseSettings):
     candidates_port: int = SERVICE_PORTS["candidates"]
     ranking_port: int = SERVICE_PORTS["ranking"]
     content_port: int = SERVICE_PORTS["content"]
+    candidates_metrics_port: int | None = Field(
+        default=METRICS_PORTS["candidates"],
+        description="Prometheus /metrics port of candidates (0: any free port).",
+    )
+    ranking_metrics_port: int | None = Field(
+        default=METRICS_PORTS["ranking"],
+        description="Prometheus /metrics port of ranking (0: any free port).",
+    )
+    content_metrics_port: int | None = Field(
+        default=METRICS_PORTS["content"],
+        description="Prometheus /metrics port of content (0: any free port).",
+    )
     candidates_addr: str = Field(
         default=f"127.0.0.1:{SERVICE_PORTS['candidates']}", description="host:port."
     )

@@ -26,7 +26,8 @@ class ErrorOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    """/readyz: overall status and each dependency's state ("ok", "not_serving", "down: …")."""
+    """/readyz: overall status ("ready": all ok, "degraded", "unavailable") and each
+    dependency's state ("ok", "not_serving", "down: …")."""
 
     status: str
     checks: dict[str, str]

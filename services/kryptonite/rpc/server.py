@@ -20,7 +20,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from kryptonite.config import METRICS_PORTS, Settings
+from kryptonite.config import Settings
 from kryptonite.rpc.interceptors import ServerInterceptor
 from kryptonite.rpc.metrics import RpcMetrics, default_metrics, start_metrics_server
 
@@ -100,7 +100,7 @@ class RpcServer:
         kwargs: dict[str, Any] = {
             "host": settings.host,
             "port": getattr(settings, f"{name}_port"),
-            "metrics_port": METRICS_PORTS[name],
+            "metrics_port": getattr(settings, f"{name}_metrics_port"),
             "max_message_bytes": settings.rpc_max_message_bytes,
             "grace_s": settings.rpc_shutdown_grace_s,
         }
@@ -114,10 +114,19 @@ class RpcServer:
         await self._set_all(NOT_SERVING)
         await self.server.start()
         if self._metrics_port is not None:
-            self._metrics_http = start_metrics_server(
-                self._metrics_port, self._host, self._metrics.registry
-            )
-            self.metrics_port = self._metrics_http.server_port
+            try:
+                self._metrics_http = start_metrics_server(
+                    self._metrics_port, self._host, self._metrics.registry
+                )
+                self.metrics_port = self._metrics_http.server_port
+            except OSError as exc:  # the service still serves: metrics are not its job
+                log.error(
+                    "metrics port %s:%d unavailable (%s): serving without /metrics; set "
+                    "KRYPTONITE_<SERVICE>_METRICS_PORT to a free port (0: any)",
+                    self._host,
+                    self._metrics_port,
+                    exc.strerror or exc,
+                )
         log.info(
             "gRPC server on %s:%d (%s), metrics port %s",
             self._host,

@@ -326,3 +326,69 @@ async def test_a_list_add_during_a_computation_is_not_undone_by_its_cache_fill(
             assert added not in [i["movie_id"] for i in again["items"]]
     finally:
         await server.stop(0)
+
+
+# ------------------------------------------------------------------ 10: ports, readiness
+def _candidates_server(stack: Stack, **kwargs) -> RpcServer:
+    svc = service_def(
+        Candidates(stack.catalog), candidates_pb2_grpc, candidates_pb2, "CandidatesService"
+    )
+    return RpcServer([svc], metrics=RpcMetrics(CollectorRegistry()), **kwargs)
+
+
+async def test_readyz_is_not_ready_while_services_are_not_serving(stack: Stack) -> None:
+    loading = {name: _candidates_server(stack, port=0) for name in ("candidates", "content")}
+    addrs = {f"{n}_addr": f"127.0.0.1:{await s.start()}" for n, s in loading.items()}
+    try:  # started, never set_serving: health says NOT_SERVING (models still loading)
+        async with serve(settings_for(stack, **addrs)) as client:
+            ready = await client.get("/readyz")
+            body = ready.json()
+            assert body["checks"]["candidates"] == "not_serving"
+            assert body["checks"]["content"] == "not_serving"
+            assert body["status"] == "degraded", body
+            for server in loading.values():
+                await server.set_serving()
+            assert (await client.get("/readyz")).json()["status"] == "ready"
+    finally:
+        for server in loading.values():
+            await server.stop(0)
+
+
+async def test_metrics_ports_are_settings_and_a_taken_one_is_survived(stack: Stack) -> None:
+    import socket
+
+    from kryptonite.rpc.clients import CandidatesClient
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        settings = settings_for(stack, candidates_port=0, candidates_metrics_port=port)
+        svc = service_def(
+            Candidates(stack.catalog), candidates_pb2_grpc, candidates_pb2, "CandidatesService"
+        )
+        server = RpcServer.from_settings(
+            "candidates", [svc], settings, metrics=RpcMetrics(CollectorRegistry())
+        )
+        grpc_port = await server.start()  # the metrics port is in use: logged, not fatal
+        await server.set_serving()
+        assert server.metrics_port is None
+        client = CandidatesClient(f"127.0.0.1:{grpc_port}", timeout_s=2.0)
+        assert await client.health() == 1  # SERVING
+        await client.close()
+        await server.stop(0)
+        free = RpcServer.from_settings(
+            "candidates",
+            [svc],
+            settings_for(stack, candidates_port=0, candidates_metrics_port=0),
+            metrics=RpcMetrics(CollectorRegistry()),
+        )
+        await free.start()
+        assert free.metrics_port and free.metrics_port != port
+        async with httpx.AsyncClient() as http:
+            metrics = await http.get(f"http://127.0.0.1:{free.metrics_port}/metrics")
+        assert metrics.status_code == 200
+        await free.stop(0)
+    finally:
+        taken.close()

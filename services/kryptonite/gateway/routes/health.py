@@ -39,8 +39,10 @@ async def _check(coro, timeout_s: float) -> str:
     responses={503: {"model": ReadyOut, "description": "neither database nor cache answers"}},
 )
 async def readyz(state: StateDep) -> JSONResponse:
-    """Each dependency's state. Ready (200) while the database or the cache answers: the
-    gateway degrades around the rest (see docs/api.md)."""
+    """Each dependency's state. ``ready`` only when every one is ok; ``degraded`` (still
+    200: the gateway serves fallbacks around the rest, see docs/api.md) when the database
+    or the cache answers but something else does not (a service down or NOT_SERVING);
+    ``unavailable`` (503) when neither does."""
 
     async def db() -> None:
         async with state.engine.connect() as conn:
@@ -56,11 +58,14 @@ async def readyz(state: StateDep) -> JSONResponse:
         _check(state.content.health(), timeout),
     )
     checks = dict(zip(names, results, strict=True))
-    ready = checks["database"] == "ok" or checks["cache"] == "ok"
-    return JSONResponse(
-        {"status": "ready" if ready else "unavailable", "checks": checks},
-        status_code=200 if ready else 503,
-    )
+    serving = checks["database"] == "ok" or checks["cache"] == "ok"
+    if not serving:
+        status = "unavailable"
+    elif all(v == "ok" for v in checks.values()):
+        status = "ready"
+    else:
+        status = "degraded"
+    return JSONResponse({"status": status, "checks": checks}, status_code=200 if serving else 503)
 
 
 @router.get("/metrics", include_in_schema=False)
