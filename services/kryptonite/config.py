@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     db_timeout_s: float = Field(
         default=3.0, description="Deadline of the gateway's database work per request."
     )
+    db_release_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Deadline of handing a gateway database connection back to the pool "
+        "(its reset); past it the connection is dropped, the request is not failed.",
+    )
     token_ttl_s: int = Field(default=3600, description="Lifetime of gateway bearer tokens.")
     revocation_poll_s: float = Field(
         default=1.0,

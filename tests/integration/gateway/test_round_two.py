@@ -392,3 +392,76 @@ async def test_metrics_ports_are_settings_and_a_taken_one_is_survived(stack: Sta
         await free.stop(0)
     finally:
         taken.close()
+
+
+# ------------------------------------------------------------------ 7: no cut-off response
+class FreezingProxy:
+    """A loopback TCP proxy to MariaDB that, once armed, freezes a connection (holds every
+    byte both ways, socket open) as soon as the client sends ``ROLLBACK``: the database
+    hanging exactly while a connection is being released to the pool."""
+
+    def __init__(self, target: int = 3306) -> None:
+        self.target = target
+        self.armed = False
+        self.frozen = 0
+        self.thaw = asyncio.Event()
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self.server.sockets[0].getsockname()[1]
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        hold = asyncio.Event()
+
+        async def pipe(src, dst, upstream: bool) -> None:
+            try:
+                while data := await src.read(65536):
+                    if upstream and self.armed and b"ROLLBACK" in data.upper():
+                        self.frozen += 1
+                        hold.set()
+                    if hold.is_set():
+                        await self.thaw.wait()
+                    dst.write(data)
+                    await dst.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer, True), pipe(up_reader, writer, False))
+
+    async def close(self) -> None:
+        self.thaw.set()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_a_database_hang_during_release_never_cuts_the_response(stack: Stack) -> None:
+    proxy = FreezingProxy()
+    port = await proxy.start()
+    url = stack.db_url.replace("127.0.0.1:3306", f"127.0.0.1:{port}")
+    try:
+        async with serve(settings_for(stack, database_url=url, db_timeout_s=1.0)) as client:
+            try:
+                _, auth = await sign_up(client)
+                assert (await client.put("/me/list/1", headers=auth)).status_code == 204
+                proxy.armed = True
+                started = time.monotonic()
+                # The read's connection release hangs.
+                reply = await asyncio.wait_for(client.get("/me/list", headers=auth), 8)
+                assert reply.status_code == 200, reply.text
+                assert [i["movie_id"] for i in reply.json()] == [1]
+                assert proxy.frozen >= 1
+                assert time.monotonic() - started < 5
+                # A commit, then a hung release: acknowledged, and kept.
+                write = await asyncio.wait_for(client.put("/me/list/2", headers=auth), 8)
+                assert write.status_code == 204, write.text
+            finally:
+                proxy.armed = False
+                proxy.thaw.set()
+            listed = await client.get("/me/list", headers=auth)
+            assert sorted(i["movie_id"] for i in listed.json()) == [1, 2]
+    finally:
+        await proxy.close()
