@@ -23,6 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from kryptonite.config import Settings
 from kryptonite.rpc.interceptors import ServerInterceptor
 from kryptonite.rpc.metrics import RpcMetrics, default_metrics, start_metrics_server
+from kryptonite.rpc.service_auth import ServiceAuthInterceptor, ServiceTokens
 
 log = logging.getLogger("kryptonite.rpc.server")
 
@@ -64,6 +65,7 @@ class RpcServer:
         grace_s: float = 10.0,
         max_concurrent_rpcs: int | None = None,
         metrics: RpcMetrics | None = None,
+        service_tokens: ServiceTokens | None = None,
     ) -> None:
         self.services = list(services)
         self.grace_s = grace_s
@@ -74,8 +76,11 @@ class RpcServer:
         self._metrics_http: ThreadingHTTPServer | None = None
         self._stopping: asyncio.Task[None] | None = None
         self.health = health.aio.HealthServicer()
+        interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(self._metrics)]
+        if service_tokens is not None:  # inside the metrics one: refusals are counted
+            interceptors.append(ServiceAuthInterceptor(service_tokens))
         self.server = grpc.aio.server(
-            interceptors=[ServerInterceptor(self._metrics)],
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", max_message_bytes),
                 ("grpc.max_send_message_length", max_message_bytes),
@@ -103,6 +108,7 @@ class RpcServer:
             "metrics_port": getattr(settings, f"{name}_metrics_port"),
             "max_message_bytes": settings.rpc_max_message_bytes,
             "grace_s": settings.rpc_shutdown_grace_s,
+            "service_tokens": ServiceTokens.from_settings(settings),
         }
         return cls(services, **(kwargs | overrides))
 

@@ -465,3 +465,48 @@ async def test_a_database_hang_during_release_never_cuts_the_response(stack: Sta
             assert sorted(i["movie_id"] for i in listed.json()) == [1, 2]
     finally:
         await proxy.close()
+
+
+# ------------------------------------------------------------------ 9: internal endpoints
+@pytest.mark.parametrize("path", ["/metrics", "/readyz"])
+async def test_internal_endpoints_refuse_proxied_requests(
+    api: httpx.AsyncClient, path: str
+) -> None:
+    assert (await api.get(path)).status_code == 200  # kubelet, Prometheus: direct
+    for header in ({"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}):
+        reply = await api.get(path, headers=header)
+        assert reply.status_code == 404, (header, reply.text)
+
+
+async def test_gateway_calls_services_that_require_the_token(stack: Stack) -> None:
+    """Services with the interceptor on (the key from the shared token secret): the
+    gateway's clients sign their calls, an unsigned caller is refused."""
+    import grpc
+
+    from kryptonite.rpc.service_auth import ServiceTokens
+
+    settings = settings_for(stack)
+    tokens = ServiceTokens.from_settings(settings)
+    servers = {}
+    for name in ("candidates", "ranking", "content"):
+        original = stack.servers[name].services
+        server = RpcServer(
+            original, port=0, metrics=RpcMetrics(CollectorRegistry()), service_tokens=tokens
+        )
+        servers[name] = (server, await server.start())
+        await server.set_serving()
+    addrs = {f"{n}_addr": f"127.0.0.1:{p}" for n, (_, p) in servers.items()}
+    try:
+        async with serve(settings_for(stack, **addrs)) as client:
+            _, auth = await sign_up(client)
+            await client.put("/me/list/1", headers=auth)
+            body = (await client.get("/me/recommendations", headers=auth)).json()
+            assert not body["degraded"], body
+        async with grpc.aio.insecure_channel(addrs["candidates_addr"]) as channel:
+            stub = candidates_pb2_grpc.CandidatesServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.GetCandidates(candidates_pb2.GetCandidatesRequest(limit=5), timeout=5)
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        for server, _ in servers.values():
+            await server.stop(0)

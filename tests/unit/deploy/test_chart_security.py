@@ -34,3 +34,28 @@ def test_eks_trusts_only_the_vpc() -> None:
     networks = [ipaddress.ip_network(p.strip()) for p in trusted.split(",")]
     assert networks and all(n.subnet_of(vpc) for n in networks), trusted
     Settings(forwarded_allow_ips=trusted)
+
+
+def test_network_policy_is_on_by_default(helm) -> None:  # noqa: F811
+    docs = template(helm, CHART, None)
+    policies = by_kind(docs, "NetworkPolicy")
+    components = {d["metadata"]["labels"]["app.kubernetes.io/component"] for d in policies.values()}
+    assert {"candidates", "ranking", "content"} <= components
+    for doc in policies.values():
+        if doc["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway":
+            continue
+        grpc_rule = next(r for r in doc["spec"]["ingress"] if r["ports"] == [{"port": "grpc"}])
+        (peer,) = grpc_rule["from"]
+        assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "gateway"
+
+
+def test_services_share_the_signing_key(helm) -> None:  # noqa: F811
+    """Every service pod gets KRYPTONITE_TOKEN_SECRET: the service-token key derives from it."""
+    docs = template(helm, CHART, None)
+    for name, doc in by_kind(docs, "Deployment").items():
+        env = {
+            e["name"]
+            for c in doc["spec"]["template"]["spec"]["containers"]
+            for e in c.get("env", [])
+        }
+        assert "KRYPTONITE_TOKEN_SECRET" in env, name
