@@ -1,13 +1,20 @@
 """Request bodies are capped while they stream in: a body over ``max_body_bytes`` is
 answered 413 before any of it is parsed, on every route (JSON API and web forms alike).
 
-A declared ``Content-Length`` over the cap is refused without reading a byte; a chunked
-or understated body is cut off at the first chunk that crosses it (the receive callable
-raises a 413 ``HTTPException``, which FastAPI passes through untouched and the app's
-handler answers in the one JSON error shape).
+A declared ``Content-Length`` over the cap is refused before any of it is parsed; a
+chunked or understated body is cut off at the first chunk that crosses it (the receive
+callable raises a 413 ``HTTPException``, which FastAPI passes through untouched and the
+app's handler answers in the one JSON error shape).
+
+Before the 413 the rest of the body is read and dropped, up to ``DRAIN_BYTES`` and while
+it keeps coming (``DRAIN_IDLE_S``): most clients send the whole body before they read the
+answer, and would otherwise see the connection reset instead of the 413. Nothing is kept
+or parsed, so memory stays flat; past the drain budget the connection is closed.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse
@@ -16,6 +23,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kryptonite.gateway.errors import error_body
 
 CODE = "payload_too_large"
+#: Most of a refused body read (and dropped) so the client gets to read the 413.
+DRAIN_BYTES = 16 * 1024 * 1024
+#: Stop draining when the client pauses this long (it is waiting for the answer).
+DRAIN_IDLE_S = 0.5
+
+
+async def _drain(receive: Receive, budget: int = DRAIN_BYTES) -> None:
+    """Read and drop the rest of the body, up to ``budget`` bytes, while it keeps coming."""
+    left = budget
+    while left > 0:
+        try:
+            async with asyncio.timeout(DRAIN_IDLE_S):
+                message = await receive()
+        except TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        left -= len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 def too_large(limit: int) -> str:
@@ -52,6 +79,7 @@ class BodyLimitMiddleware:
             return
         declared = _declared_length(scope)
         if declared is not None and declared > self.max_bytes:
+            await _drain(receive)
             await self._refuse(scope, receive, send)
             return
         seen = 0
@@ -63,6 +91,8 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    if message.get("more_body", False):
+                        await _drain(receive)
                     raise BodyTooLarge(self.max_bytes)
             return message
 

@@ -167,12 +167,14 @@ async def test_password_change_revokes_every_session(api: httpx.AsyncClient) -> 
         tokens.append({"Authorization": f"Bearer {reply.json()['access_token']}"})
     wrong = await api.put(
         "/auth/password",
+        # pragma: allowlist nextline secret
         json={"current_password": "not-it-at-all", "new_password": "new-secret-2"},
         headers=tokens[0],
     )
     assert wrong.status_code == 403
     changed = await api.put(
         "/auth/password",
+        # pragma: allowlist nextline secret
         json={"current_password": PASSWORD, "new_password": "new-secret-2"},
         headers=tokens[0],
     )
@@ -181,6 +183,7 @@ async def test_password_change_revokes_every_session(api: httpx.AsyncClient) -> 
         assert (await api.get("/me/list", headers=auth)).status_code == 401
     old = await api.post("/auth/token", data={"username": name, "password": PASSWORD})
     assert old.status_code == 401
+    # pragma: allowlist nextline secret
     new = await api.post("/auth/token", data={"username": name, "password": "new-secret-2"})
     assert new.status_code == 200
     fresh = {"Authorization": f"Bearer {new.json()['access_token']}"}
@@ -217,7 +220,9 @@ async def test_accented_spellings_neither_sign_in_nor_bypass_the_limiter(stack: 
         for spelling in variants:
             for _ in range(3):
                 r = await client.post(
-                    "/auth/token", data={"username": spelling, "password": "bad-guess"}
+                    "/auth/token",
+                    # pragma: allowlist nextline secret
+                    data={"username": spelling, "password": "bad-guess"},
                 )
                 codes.append(r.status_code)
         assert codes[:3] == [401, 401, 401] and set(codes[3:]) == {429}, codes
@@ -246,6 +251,7 @@ async def test_client_ip_is_the_right_most_untrusted_hop(stack: Stack) -> None:
                 forged = f"198.51.100.{i}, 203.0.113.7"  # the proxy appended 203.0.113.7
                 reply = await client.post(
                     "/auth/token",
+                    # pragma: allowlist nextline secret
                     data={"username": f"nobody{i}x", "password": "guess"},
                     headers={"X-Forwarded-For": forged},
                 )
@@ -253,7 +259,7 @@ async def test_client_ip_is_the_right_most_untrusted_hop(stack: Stack) -> None:
             assert codes == [401] * 5 + [429] * 3, codes
             other = await client.post(
                 "/auth/token",
-                data={"username": "nobody0x", "password": "guess"},
+                data={"username": "nobody0x", "password": "guess"},  # pragma: allowlist secret
                 headers={"X-Forwarded-For": "203.0.113.8"},
             )
             assert other.status_code == 401  # another client is not locked out
