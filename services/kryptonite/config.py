@@ -5,6 +5,7 @@ No other module reads ``os.environ``: code receives a ``Settings`` instance.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -20,7 +21,8 @@ SERVICE_PORTS: dict[str, int] = {
     "ranking": 50052,
     "content": 50053,
 }
-#: Prometheus /metrics port of each gRPC service (the gateway serves /metrics itself).
+#: Default Prometheus /metrics port of each gRPC service (settings
+#: ``<name>_metrics_port``; the gateway serves /metrics itself).
 METRICS_PORTS: dict[str, int] = {"candidates": 9101, "ranking": 9102, "content": 9103}
 
 
@@ -78,6 +80,18 @@ class Settings(BaseSettings):
     candidates_port: int = SERVICE_PORTS["candidates"]
     ranking_port: int = SERVICE_PORTS["ranking"]
     content_port: int = SERVICE_PORTS["content"]
+    candidates_metrics_port: int | None = Field(
+        default=METRICS_PORTS["candidates"],
+        description="Prometheus /metrics port of candidates (0: any free port).",
+    )
+    ranking_metrics_port: int | None = Field(
+        default=METRICS_PORTS["ranking"],
+        description="Prometheus /metrics port of ranking (0: any free port).",
+    )
+    content_metrics_port: int | None = Field(
+        default=METRICS_PORTS["content"],
+        description="Prometheus /metrics port of content (0: any free port).",
+    )
     candidates_addr: str = Field(
         default=f"127.0.0.1:{SERVICE_PORTS['candidates']}", description="host:port."
     )
@@ -130,7 +144,25 @@ class Settings(BaseSettings):
     db_timeout_s: float = Field(
         default=3.0, description="Deadline of the gateway's database work per request."
     )
+    db_release_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Deadline of handing a gateway database connection back to the pool "
+        "(its reset); past it the connection is dropped, the request is not failed.",
+    )
     token_ttl_s: int = Field(default=3600, description="Lifetime of gateway bearer tokens.")
+    revocation_poll_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between pulls of sign-outs and password changes made on other "
+        "gateway replicas (through Redis).",
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1,
+        description="Largest request body the gateway reads; a bigger one is answered 413 "
+        "as it streams in, before anything is parsed.",
+    )
     login_window_s: int = Field(
         default=300, ge=1, description="Window in which failed sign-ins are counted."
     )
@@ -155,8 +187,8 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = Field(
         default="127.0.0.1",
         description="Proxies trusted to set X-Forwarded-For/-Proto (comma-separated IPs or "
-        "CIDRs, or *): the client IP the sign-in limiter counts. Set it to the ingress when "
-        "the gateway sits behind one.",
+        "CIDRs; * is refused): the client IP the sign-in limiter counts is the right-most "
+        "X-Forwarded-For hop outside them. Set it to the ingress's network (the VPC).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
@@ -209,6 +241,22 @@ class Settings(BaseSettings):
         ge=10,
         description="Users whose latest rating is held out to validate new models.",
     )
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies_are_networks(cls, value: str) -> str:
+        """IPs/CIDRs only: with ``*`` uvicorn takes the left-most X-Forwarded-For entry,
+        which the client writes (unlimited sign-in guesses, or locking anyone out)."""
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        for part in parts:
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"forwarded_allow_ips: {part!r} is not an IP or CIDR (list the proxies' "
+                    "networks, e.g. the VPC's 10.42.0.0/16; '*' trusts every client)"
+                ) from None
+        return ",".join(parts)
 
     @field_validator("cors_origins", mode="before")
     @classmethod

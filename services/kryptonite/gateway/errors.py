@@ -36,6 +36,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    413: "payload_too_large",
     422: "validation_error",
     429: "too_many_requests",
     500: "internal",
@@ -127,6 +128,8 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _db_error(request: Request, exc: Exception) -> JSONResponse:
+    if is_write_conflict(exc):  # still conflicting after GatewayState.transact's retries
+        return _response(409, "write_conflict", CONFLICT_MESSAGE, {"Retry-After": "1"})
     log.warning("database error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
     return _response(503, "database_unavailable", DB_DOWN_MESSAGE, {"Retry-After": "5"})
 
@@ -136,10 +139,26 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _response(500, "internal", "internal error")
 
 
+#: MySQL/MariaDB: deadlock found (1213), lock wait timeout (1205); SQLite: "database is
+#: locked". The database rolled the transaction back; running it again is safe.
+_CONFLICT_ERRNOS = {1205, 1213}
+CONFLICT_MESSAGE = "a concurrent change to the same data conflicted; please retry"
+
+
+def is_write_conflict(exc: BaseException) -> bool:
+    """True for a deadlock or lock timeout (a retryable conflict, not an outage)."""
+    if not isinstance(exc, OperationalError):
+        return False
+    args = getattr(exc.orig, "args", ())
+    if args and args[0] in _CONFLICT_ERRNOS:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
 def is_db_outage(exc: BaseException) -> bool:
     """True for errors meaning "cannot reach the database" (not bad SQL or constraints)."""
     if isinstance(exc, OperationalError | InterfaceError):
-        return True
+        return not is_write_conflict(exc)
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, ConnectionError | TimeoutError)

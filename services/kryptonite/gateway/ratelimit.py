@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 
 from kryptonite.config import Settings
 from kryptonite.store.cache import Cache, RedisCache
+from kryptonite.store.usernames import canonical
 
 log = logging.getLogger("kryptonite.gateway")
 
@@ -154,8 +155,9 @@ def client_network(host: str | None) -> str:
 
 
 def _user_digest(username: str) -> str:
-    """Usernames are hashed (case-folded) in keys: bounded length, none stored in Redis."""
-    return hashlib.blake2b(username.strip().casefold().encode(), digest_size=12).hexdigest()
+    """Usernames are hashed in canonical form (the account sign-in resolves them to) in
+    keys: bounded length, none stored in Redis."""
+    return hashlib.blake2b(canonical(username).encode(), digest_size=12).hexdigest()
 
 
 class LoginLimiter:

@@ -111,10 +111,12 @@ class Recommender:
         base = f"{strategy.value}:{version}"
         exact = f"{base}:{limit}"
         cache_ok = True
-        full = None
+        full, generation = None, None  # generation: refuse our store after a newer write
         try:
-            body = None if fresh else await self.state.cache.get(user_id, exact)
-            if body is None and not fresh:  # only then fetch the (larger) full-depth list
+            body, generation = await self.state.cache.lookup(user_id, exact)
+            if fresh:  # precompute: compute anew, but keep the generation it read
+                body = None
+            elif body is None:  # only then fetch the (larger) full-depth list
                 full = await self.state.cache.get(user_id, base)
         except CacheError:
             cache_ok, body = False, None
@@ -127,7 +129,7 @@ class Recommender:
             if len(cached.items) >= limit or limit <= _MIN_DEPTH:
                 metrics.served(strategy.value, "hit")
                 body = _respond(cached, limit, cached=True)
-                await self._store(user_id, {exact: body})
+                await self._store(user_id, {exact: body}, generation)
                 return body
         result = await self.compute_list(user_id, strategy, limit, version)
         outcome = "degraded" if result.degraded else "miss"
@@ -139,6 +141,7 @@ class Recommender:
                     base: result.model_dump_json().encode(),
                     exact: _respond(result, limit, cached=True),
                 },
+                generation,
             )
         return _respond(result, limit, cached=False)
 
@@ -175,9 +178,10 @@ class Recommender:
             ),
         )
 
-    async def _store(self, user_id: int, fields: dict[str, bytes]) -> None:
+    async def _store(self, user_id: int, fields: dict[str, bytes], generation: int | None) -> None:
+        gens = None if generation is None else {user_id: generation}
         try:
-            await self.state.cache.put_many({user_id: fields}, self.settings.cache_ttl_s)
+            await self.state.cache.put_many({user_id: fields}, self.settings.cache_ttl_s, gens)
         except CacheError:
             self.state.metrics.downstream_failures.labels("cache").inc()
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from kryptonite.config import Settings
 from kryptonite.gateway import versions
+from kryptonite.gateway.errors import is_write_conflict
 from kryptonite.gateway.metrics import GatewayMetrics
 from kryptonite.gateway.search import SearchIndex
 from kryptonite.gateway.security import Tokens
@@ -21,6 +25,9 @@ from kryptonite.store import queries
 from kryptonite.store.cache import Cache
 
 log = logging.getLogger("kryptonite.gateway")
+T = TypeVar("T")
+#: Runs of a write transaction the database aborted as a deadlock before giving up (409).
+CONFLICT_ATTEMPTS = 6
 
 
 @dataclass
@@ -72,15 +79,69 @@ class GatewayState:
         self.search.max_age_s = self.settings.gateway_popular_refresh_s
 
     @asynccontextmanager
+    async def _connection(
+        self, *, begin: bool, deadline: float | None = None
+    ) -> AsyncIterator[AsyncConnection]:
+        """A connection whose checkout and work share the database deadline; its release
+        to the pool is bounded on its own and never raises (a database that hangs while a
+        connection is handed back must not fail, or cut off, a request that is done)."""
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self.settings.db_timeout_s
+        async with asyncio.timeout_at(deadline):
+            conn = await self.engine.connect().start()
+        try:
+            async with asyncio.timeout_at(deadline):
+                if begin:
+                    async with conn.begin():
+                        yield conn
+                else:
+                    yield conn
+        finally:
+            await self._release(conn)
+
+    async def _release(self, conn: AsyncConnection) -> None:
+        """Give ``conn`` back (its reset is a ROLLBACK round trip); when that fails or
+        takes over ``db_release_s``, drop the connection instead."""
+        try:
+            async with asyncio.timeout(self.settings.db_release_s):
+                await conn.close()
+            return
+        except Exception as exc:  # the deadline (TimeoutError) or a broken connection
+            log.warning("database connection not released cleanly (%s)", type(exc).__name__)
+            self.metrics.downstream_failures.labels("database").inc()
+        try:
+            async with asyncio.timeout(self.settings.db_release_s):
+                await conn.invalidate()
+        except Exception:  # the socket is dropped with the connection object
+            pass
+
+    @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         """A write transaction with the database deadline (commit on success)."""
-        async with asyncio.timeout(self.settings.db_timeout_s), self.engine.begin() as conn:
+        async with self._connection(begin=True) as conn:
             yield conn
+
+    async def transact(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work(conn)`` in a write transaction under one database deadline; a deadlock
+        or lock timeout (the database rolled it all back) runs it again, after a short
+        random pause, up to ``CONFLICT_ATTEMPTS`` times."""
+        deadline = asyncio.get_running_loop().time() + self.settings.db_timeout_s
+        for attempt in range(CONFLICT_ATTEMPTS):
+            try:
+                async with self._connection(begin=True, deadline=deadline) as conn:
+                    return await work(conn)
+            except OperationalError as exc:
+                if not is_write_conflict(exc) or attempt == CONFLICT_ATTEMPTS - 1:
+                    raise
+                self.metrics.downstream_failures.labels("database_conflict").inc()
+                async with asyncio.timeout_at(deadline):
+                    await asyncio.sleep(random.uniform(0, 0.005 * 2**attempt))
+        raise AssertionError("unreachable")
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read connection with the database deadline."""
-        async with asyncio.timeout(self.settings.db_timeout_s), self.engine.connect() as conn:
+        async with self._connection(begin=False) as conn:
             yield conn
 
     async def refresh_catalog(self) -> bool:

@@ -24,6 +24,8 @@ from kryptonite.rpc.generated.v1 import (
     ranking_pb2,
     ranking_pb2_grpc,
 )
+from kryptonite.rpc.service_auth import METADATA_KEY as SERVICE_TOKEN_KEY
+from kryptonite.rpc.service_auth import ServiceTokens
 
 #: Every address the target resolves to gets a connection and calls take turns over them
 #: (``round_robin``): with a headless Service (``dns:///name:port``) each pod gets its share,
@@ -66,9 +68,11 @@ class _Client:
         timeout_s: float = 0.5,
         max_message_bytes: int = 4 * 1024 * 1024,
         reconnect_backoff_ms: tuple[int, int] = RECONNECT_BACKOFF_MS,
+        service_tokens: ServiceTokens | None = None,
     ) -> None:
         self.target = target
         self.timeout_s = timeout_s
+        self._service_tokens = service_tokens
         first_ms, max_ms = reconnect_backoff_ms
         self.channel = grpc.aio.insecure_channel(
             target,
@@ -89,13 +93,14 @@ class _Client:
             getattr(settings, cls._addr_field),
             timeout_s=settings.rpc_timeout_s,
             max_message_bytes=settings.rpc_max_message_bytes,
+            service_tokens=ServiceTokens.from_settings(settings),
         )
 
     def _call_options(self, timeout_s: float | None) -> dict[str, Any]:
-        return {
-            "timeout": downstream_timeout(timeout_s or self.timeout_s),
-            "metadata": ((REQUEST_ID_HEADER, current_request_id()),),
-        }
+        metadata: tuple[tuple[str, str], ...] = ((REQUEST_ID_HEADER, current_request_id()),)
+        if self._service_tokens is not None:  # rpc/service_auth.py
+            metadata += ((SERVICE_TOKEN_KEY, self._service_tokens.current("kryptonite")),)
+        return {"timeout": downstream_timeout(timeout_s or self.timeout_s), "metadata": metadata}
 
     async def health(self, service: str = "", *, timeout_s: float | None = None) -> int:
         """``HealthCheckResponse.ServingStatus`` of the server (or one of its services)."""

@@ -20,9 +20,10 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from kryptonite.config import METRICS_PORTS, Settings
+from kryptonite.config import Settings
 from kryptonite.rpc.interceptors import ServerInterceptor
 from kryptonite.rpc.metrics import RpcMetrics, default_metrics, start_metrics_server
+from kryptonite.rpc.service_auth import ServiceAuthInterceptor, ServiceTokens
 
 log = logging.getLogger("kryptonite.rpc.server")
 
@@ -65,6 +66,7 @@ class RpcServer:
         max_concurrent_rpcs: int | None = None,
         max_connection_age_s: float | None = None,
         metrics: RpcMetrics | None = None,
+        service_tokens: ServiceTokens | None = None,
     ) -> None:
         self.services = list(services)
         self.grace_s = grace_s
@@ -86,8 +88,11 @@ class RpcServer:
                 ("grpc.max_connection_age_ms", int(max_connection_age_s * 1000)),
                 ("grpc.max_connection_age_grace_ms", int(grace_s * 1000)),
             ]
+        interceptors: list[grpc.aio.ServerInterceptor] = [ServerInterceptor(self._metrics)]
+        if service_tokens is not None:  # inside the metrics one: refusals are counted
+            interceptors.append(ServiceAuthInterceptor(service_tokens))
         self.server = grpc.aio.server(
-            interceptors=[ServerInterceptor(self._metrics)],
+            interceptors=interceptors,
             options=options,
             maximum_concurrent_rpcs=max_concurrent_rpcs,
         )
@@ -109,10 +114,11 @@ class RpcServer:
         kwargs: dict[str, Any] = {
             "host": settings.host,
             "port": getattr(settings, f"{name}_port"),
-            "metrics_port": METRICS_PORTS[name],
+            "metrics_port": getattr(settings, f"{name}_metrics_port"),
             "max_message_bytes": settings.rpc_max_message_bytes,
             "grace_s": settings.rpc_shutdown_grace_s,
             "max_connection_age_s": settings.rpc_max_connection_age_s,
+            "service_tokens": ServiceTokens.from_settings(settings),
         }
         return cls(services, **(kwargs | overrides))
 
@@ -124,10 +130,19 @@ class RpcServer:
         await self._set_all(NOT_SERVING)
         await self.server.start()
         if self._metrics_port is not None:
-            self._metrics_http = start_metrics_server(
-                self._metrics_port, self._host, self._metrics.registry
-            )
-            self.metrics_port = self._metrics_http.server_port
+            try:
+                self._metrics_http = start_metrics_server(
+                    self._metrics_port, self._host, self._metrics.registry
+                )
+                self.metrics_port = self._metrics_http.server_port
+            except OSError as exc:  # the service still serves: metrics are not its job
+                log.error(
+                    "metrics port %s:%d unavailable (%s): serving without /metrics; set "
+                    "KRYPTONITE_<SERVICE>_METRICS_PORT to a free port (0: any)",
+                    self._host,
+                    self._metrics_port,
+                    exc.strerror or exc,
+                )
         log.info(
             "gRPC server on %s:%d (%s), metrics port %s",
             self._host,

@@ -28,6 +28,7 @@ from kryptonite.store.tables import (
     user_not_interested,
     users,
 )
+from kryptonite.store.usernames import canonical
 
 
 class UsernameTaken(ValueError):
@@ -59,7 +60,11 @@ async def create_user(
         async with conn.begin_nested():
             result = await conn.execute(
                 insert(users).values(
-                    username=username, email=email, password_hash=password_hash, source="app"
+                    username=username,
+                    username_key=canonical(username),
+                    email=email,
+                    password_hash=password_hash,
+                    source="app",
                 )
             )
     except IntegrityError:
@@ -68,9 +73,17 @@ async def create_user(
 
 
 async def user_by_username(conn: AsyncConnection, username: str) -> dict[str, Any] | None:
-    row = (await conn.execute(select(users).where(users.c.username == username))).mappings()
+    """The account whose canonical name is ``username``'s (exact: no collation folding)."""
+    key = canonical(username)
+    row = (await conn.execute(select(users).where(users.c.username_key == key))).mappings()
     found = row.first()
     return dict(found) if found else None
+
+
+async def set_password_hash(conn: AsyncConnection, user_id: int, password_hash: str) -> None:
+    await conn.execute(
+        users.update().where(users.c.user_id == user_id).values(password_hash=password_hash)
+    )
 
 
 async def user_by_id(conn: AsyncConnection, user_id: int) -> dict[str, Any] | None:
@@ -324,7 +337,11 @@ async def not_interested(conn: AsyncConnection, user_id: int) -> list[tuple[int,
     return [(int(r.movie_id), int(r.added_at)) for r in rows]
 
 
-async def rate(conn: AsyncConnection, user_id: int, movie_id: int, rating: float) -> None:
+async def rate(
+    conn: AsyncConnection, user_id: int, movie_id: int, rating: float
+) -> tuple[float, int]:
+    """Store the rating; (rating, rated_at) as this call stored them. Not read back: a
+    concurrent identical upsert changes no row, and a snapshot read would then miss it."""
     now = int(time.time())
     await conn.execute(
         _upsert(
@@ -335,6 +352,7 @@ async def rate(conn: AsyncConnection, user_id: int, movie_id: int, rating: float
         )
     )
     await record_event(conn, user_id, movie_id, "rating")
+    return rating, now
 
 
 async def record_event(conn: AsyncConnection, user_id: int, movie_id: int, event: str) -> None:

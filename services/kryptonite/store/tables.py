@@ -24,6 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects import mysql
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -34,6 +35,11 @@ NAMING = {
 MYSQL_TABLE_ARGS = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4"}
 
 metadata = MetaData(naming_convention=NAMING)
+
+#: A canonical username: binary collation on MySQL/MariaDB (SQLite compares bytes anyway).
+CANONICAL_NAME = String(64).with_variant(
+    mysql.VARCHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
 
 #: Accounts created in the app get ids from here up, so MovieLens ids never collide.
 APP_USER_ID_START = 1_000_000_000
@@ -90,11 +96,18 @@ users = Table(
     metadata,
     Column("user_id", Integer, primary_key=True, autoincrement=True),
     Column("username", String(64), nullable=True),
+    Column(
+        "username_key",
+        CANONICAL_NAME,
+        nullable=True,
+        doc="usernames.canonical(username): uniqueness and sign-in, compared bytewise",
+    ),
     Column("email", String(255), nullable=True),
     Column("password_hash", String(255), nullable=True),
     Column("source", String(16), nullable=False, server_default="app"),
     Column("created_at", DateTime, nullable=False, server_default=func.current_timestamp()),
     UniqueConstraint("username"),
+    UniqueConstraint("username_key"),
     UniqueConstraint("email"),
     sqlite_autoincrement=True,
     **MYSQL_TABLE_ARGS,

@@ -433,6 +433,8 @@ async def test_cors_only_for_configured_origins(
 #: Every route that reads or changes a user's data, and the test below that covers it.
 USER_ROUTES = {
     ("GET", "/auth/me"),
+    ("POST", "/auth/signout"),  # revokes only the token it carries (test_round_two)
+    ("PUT", "/auth/password"),  # the token's own account (test_round_two)
     ("GET", "/me/list"),
     ("PUT", "/me/list/{movie_id}"),
     ("DELETE", "/me/list/{movie_id}"),

@@ -39,20 +39,23 @@ async def get_list(user: CurrentUser, db: DbDep) -> list[ListItem]:
     return [ListItem(**cards[m], added_at=at) for m, at in rows if m in cards]
 
 
+async def add_listed(conn, user_id: int, movie_id: int) -> None:
+    """One list add: the movie must exist (the unit retried on a deadlock)."""
+    await _require_movie(conn, movie_id)
+    await queries.list_add(conn, user_id, movie_id)
+
+
 @router.put("/list/{movie_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def add_to_list(movie_id: MovieId, user: CurrentUser, state: StateDep) -> Response:
     """Add a movie (idempotent: adding twice keeps one entry)."""
-    async with state.write() as conn:
-        await _require_movie(conn, movie_id)
-        await queries.list_add(conn, user.user_id, movie_id)
+    await state.transact(lambda conn: add_listed(conn, user.user_id, movie_id))
     await invalidate(state, user.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/list/{movie_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_from_list(movie_id: MovieId, user: CurrentUser, state: StateDep) -> Response:
-    async with state.write() as conn:
-        removed = await queries.list_remove(conn, user.user_id, movie_id)
+    removed = await state.transact(lambda conn: queries.list_remove(conn, user.user_id, movie_id))
     if not removed:
         raise ApiError(404, f"movie {movie_id} is not on your list")
     await invalidate(state, user.user_id)
@@ -65,23 +68,33 @@ async def get_ratings(user: CurrentUser, db: DbDep) -> list[RatingOut]:
     return [RatingOut(movie_id=m, rating=r, rated_at=at) for m, r, at in rows]
 
 
+async def store_rating(conn, user_id: int, movie_id: int, rating: float) -> tuple[float, int]:
+    """One rating write: (rating, rated_at) as stored by it."""
+    await _require_movie(conn, movie_id)
+    return await queries.rate(conn, user_id, movie_id, rating)
+
+
+async def store_event(conn, user_id: int, movie_id: int, kind: str) -> None:
+    await _require_movie(conn, movie_id)
+    await queries.record_event(conn, user_id, movie_id, kind)
+
+
 @router.put("/ratings/{movie_id}", response_model=RatingOut)
 async def rate(movie_id: MovieId, body: RatingIn, user: CurrentUser, state: StateDep) -> RatingOut:
-    """Rate a movie 0.5–5.0 in halves (rating again replaces the rating)."""
-    async with state.write() as conn:
-        await _require_movie(conn, movie_id)
-        await queries.rate(conn, user.user_id, movie_id, body.rating)
-        rows = await queries.ratings_of(conn, user.user_id)
+    """Rate a movie 0.5–5.0 in halves (rating again replaces the rating). The answer is
+    this request's own stored value, also when identical requests run in parallel."""
+    rating, rated_at = await state.transact(
+        lambda conn: store_rating(conn, user.user_id, movie_id, body.rating)
+    )
     await invalidate(state, user.user_id)
-    found = next(r for r in rows if r[0] == movie_id)
-    return RatingOut(movie_id=movie_id, rating=found[1], rated_at=found[2])
+    return RatingOut(movie_id=movie_id, rating=rating, rated_at=rated_at)
 
 
 @router.post("/events", status_code=status.HTTP_202_ACCEPTED)
 async def event(body: EventIn, user: CurrentUser, state: StateDep) -> dict[str, str]:
     """Record an implicit event (view, click)."""
-    async with state.write() as conn:
-        await _require_movie(conn, body.movie_id)
-        await queries.record_event(conn, user.user_id, body.movie_id, body.event.value)
+    await state.transact(
+        lambda conn: store_event(conn, user.user_id, body.movie_id, body.event.value)
+    )
     await invalidate(state, user.user_id)
     return {"status": "recorded"}

@@ -18,6 +18,7 @@ from kryptonite.gateway.web.render import render
 from kryptonite.gateway.web.session import (
     check_csrf,
     clear_session,
+    current_user,
     safe_next,
     set_session,
 )
@@ -144,8 +145,12 @@ async def signin(
 
 
 @router.post("/signout")
-async def signout(request: Request, csrf: OptText = None) -> Response:
+async def signout(request: Request, state: StateDep, csrf: OptText = None) -> Response:
+    """Clear the cookie and revoke its token (a copy of the cookie stops working too)."""
     check_csrf(request, csrf)
+    user = current_user(request)
+    if user is not None:
+        await state.tokens.revocations.revoke_token(user.jti, user.expires_at)
     response = RedirectResponse("/?notice=signed_out", status_code=303)
     clear_session(response)
     return response

@@ -66,9 +66,12 @@ async def add(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.write() as conn:
+
+    async def work(conn) -> None:
         await _require_movie(conn, movie_id)
         await queries.list_add(conn, user.user_id, movie_id)
+
+    await state.transact(work)  # a deadlock is retried
     await invalidate(state, user.user_id)
     return _back(next, movie_id, "added")
 
@@ -83,8 +86,7 @@ async def remove(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.write() as conn:
-        await queries.list_remove(conn, user.user_id, movie_id)
+    await state.transact(lambda conn: queries.list_remove(conn, user.user_id, movie_id))
     await invalidate(state, user.user_id)
     return _back(next, movie_id, "removed")
 
@@ -104,9 +106,12 @@ async def rate(
         value = RatingIn(rating=float(rating)).rating
     except (ValueError, ValidationError):
         raise ApiError(422, "A rating is 0.5 to 5 stars, in half stars.") from None
-    async with state.write() as conn:
+
+    async def work(conn) -> None:
         await _require_movie(conn, movie_id)
         await queries.rate(conn, user.user_id, movie_id, value)
+
+    await state.transact(work)
     await invalidate(state, user.user_id)
     return _back(next, movie_id, "rated")
 

@@ -1,7 +1,7 @@
 """movies a user said they are not interested in
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-12-02
 
 ``user_not_interested``: hidden from every recommendation row of that user (reversible).
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
