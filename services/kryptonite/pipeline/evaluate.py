@@ -64,6 +64,7 @@ def candidate_grids(seed: int = 42, quick: bool = False) -> dict[str, list[Facto
     prod = production_models(seed)
     grids: dict[str, list[Factory]] = {name: [f] for name, f in prod.items()}
     grids.pop("mf_explicit")  # rating model: evaluated by RMSE/MAE below
+    grids.pop("ranker")  # stage two ranks stage one's candidates: the `served` entry
     grids["content"].append(lambda: ContentModel(popularity_weight=0.5, recency_half_life=0.0))
     grids["item2item"].append(lambda: ItemKNN(alpha=0.7, shrink=10.0, recency_half_life=0.0))
     # l2 300 without recency was tried too: within 0.002 NDCG@10 of l2 100 on both protocols
