@@ -15,7 +15,8 @@ from kryptonite.rpc.validation import check_id, check_ids, check_limit
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 500
-MAX_IDS = 1000
+MAX_IDS = 1000  # seeds
+MAX_EXCLUDE = 5000  # what a heavy user has seen (the gateway excludes it all)
 
 
 class ContentServicer(content_pb2_grpc.ContentServiceServicer):
@@ -48,7 +49,9 @@ class ContentServicer(content_pb2_grpc.ContentServiceServicer):
         seeds = check_ids(request.movie_ids, field="movie_ids", maximum=MAX_IDS)
         if not seeds:
             raise InvalidArgument("movie_ids: at least one movie is required")
-        exclude = check_ids(request.exclude_movie_ids, field="exclude_movie_ids", maximum=MAX_IDS)
+        exclude = check_ids(
+            request.exclude_movie_ids, field="exclude_movie_ids", maximum=MAX_EXCLUDE
+        )
         limit = check_limit(request.limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
         loaded = self.holder.get()
         model = loaded.bundle

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import grpc
+
 from kryptonite.candidates.retrieval import MODEL_TYPES as CANDIDATE_TYPES
 from kryptonite.candidates.retrieval import build_models
 from kryptonite.candidates.servicer import CandidatesServicer
@@ -23,6 +25,7 @@ from kryptonite.models.base import Recommender
 from kryptonite.ranking.scoring import MODEL_TYPES as RANKING_TYPES
 from kryptonite.ranking.scoring import build_ranking
 from kryptonite.ranking.servicer import RankingServicer
+from kryptonite.rpc.errors import status_for
 from kryptonite.rpc.model_holder import Loaded, ModelHolder
 from kryptonite.store.artifacts import ArtifactStore
 
@@ -32,12 +35,23 @@ class _Local:
         return None
 
 
+async def _call(method: Any, request: Any) -> Any:
+    """The servicer's answer, or the ``AioRpcError`` a remote caller would get (the same
+    status mapping as the server's interceptor), so the gateway reacts the same way."""
+    try:
+        return await method(request, None)
+    except Exception as exc:
+        code, details = status_for(exc)
+        empty = grpc.aio.Metadata()
+        raise grpc.aio.AioRpcError(code, empty, empty, details) from exc
+
+
 @dataclass
 class LocalCandidates(_Local):
     servicer: CandidatesServicer
 
     async def get_candidates(self, request: Any, *, timeout_s: float | None = None) -> Any:
-        return await self.servicer.GetCandidates(request, None)  # type: ignore[arg-type]
+        return await _call(self.servicer.GetCandidates, request)
 
 
 @dataclass
@@ -45,7 +59,7 @@ class LocalRanking(_Local):
     servicer: RankingServicer
 
     async def rank(self, request: Any, *, timeout_s: float | None = None) -> Any:
-        return await self.servicer.Rank(request, None)  # type: ignore[arg-type]
+        return await _call(self.servicer.Rank, request)
 
 
 @dataclass
@@ -53,10 +67,10 @@ class LocalContent(_Local):
     servicer: ContentServicer
 
     async def similar_movies(self, request: Any, *, timeout_s: float | None = None) -> Any:
-        return await self.servicer.SimilarMovies(request, None)  # type: ignore[arg-type]
+        return await _call(self.servicer.SimilarMovies, request)
 
     async def recommend_for_movies(self, request: Any, *, timeout_s: float | None = None) -> Any:
-        return await self.servicer.RecommendForMovies(request, None)  # type: ignore[arg-type]
+        return await _call(self.servicer.RecommendForMovies, request)
 
 
 @dataclass

@@ -56,7 +56,11 @@ async def test_precompute_shards_cover_users_and_feed_the_cache(
             "ncf_implicit",
             "blend",
         }
-        assert all(count == n_users for count in per_type.values())
+        # "because you liked" seeds from liked movies only: a user whose recent ratings are
+        # all below 3 gets an empty row (and a hint), so no rows
+        liked_nothing = n_users - per_type.pop("item2item")
+        assert 0 <= liked_nothing <= n_users // 100, (n_users, liked_nothing)
+        assert all(count == n_users for count in per_type.values()), (n_users, per_type, results)
         assert len(mine) == 20 and 1214 not in {m for (m,) in mine}  # listed = seen
         reply = await api.get("/me/recommendations", params={"strategy": "cf"}, headers=auth)
         body = reply.json()
