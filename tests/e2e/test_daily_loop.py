@@ -16,6 +16,7 @@ new versions, and the new model knows the user.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -240,7 +241,15 @@ def test_daily_loop_as_deployed(loop: dict[str, Any]) -> None:
     job("ingest")  # the bootstrap Job's init container
     job("bootstrap")  # ... and its train container
     first = _current(loop)
-    assert set(first) == {"popularity", "content", "item2item", "mf_implicit", "ncf"}
+    assert set(first) == {
+        "popularity",
+        "content",
+        "item2item",
+        "item_ridge",
+        "mf_implicit",
+        "ncf",
+        "ranker",
+    }
     assert all(store().current(m) == v for m, v in first.items())
 
     base_url = loop["base_url"]
@@ -280,7 +289,8 @@ def test_daily_loop_as_deployed(loop: dict[str, Any]) -> None:
 
         body = http.get("/me/recommendations", headers=auth).json()
     assert body["cached"] is True  # precomputed, from Redis
-    assert body["model_version"] == tag(second)
+    # the served list names every model version it was built from (stage one + ranking)
+    assert set(re.split("[,+]", body["model_version"])) == set(tag(second).split(","))
     assert not {i["movie_id"] for i in body["items"]} & set(picked)
 
     # the new model learned from what the app user did over HTTP

@@ -198,6 +198,9 @@ def gated_metrics(
         try:
             with tempfile.TemporaryDirectory(prefix="kryptonite-baseline-") as tmp:
                 current, _ = store.load(model.model_type, version, cache_dir=Path(tmp))
+            if isinstance(current, StageTwoRanker) and isinstance(model, StageTwoRanker):
+                assert model.fm is not None
+                current.bind(model.fm)  # both rankers judged on the same stage-one features
             baseline = validate(current, slice_)
         except (ArtifactError, OSError, ValueError, KeyError) as exc:
             log.warning(

@@ -170,7 +170,8 @@ async def personal_row(state: GatewayState, user_id: int, n: int = 12) -> Row:
     row = Row("for-you", title, "The best of every model, ranked for you", hideable=True)
     row.empty = "Add or rate a few movies and your picks appear here."
     try:
-        result = await Recommender(state).recommend_list(user_id, strategy, n)
+        body = await Recommender(state).recommend(user_id, strategy, n)
+        result = RecList.model_validate_json(body)
     except (grpc.aio.AioRpcError, SQLAlchemyError, OSError) as exc:
         row.notice = degraded_words(type(exc).__name__, "failed")
         return row
