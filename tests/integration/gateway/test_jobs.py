@@ -16,6 +16,7 @@ from kryptonite.store.engine import create_sync_engine
 from kryptonite.store.tables import (
     daily_update,
     rating_explicit,
+    rating_implicit,
     user_movielist,
     user_recommendations,
     users,
@@ -40,6 +41,12 @@ async def test_precompute_shards_cover_users_and_feed_the_cache(
                 select(user_movielist.c.user_id),
             ).subquery()
             without_likes = n_users - conn.execute(select(func.count()).select_from(liked)).scalar()
+            active = union(
+                select(rating_implicit.c.user_id), select(user_movielist.c.user_id)
+            ).subquery()
+            without_history = (
+                n_users - conn.execute(select(func.count()).select_from(active)).scalar()
+            )
             per_type = dict(
                 conn.execute(
                     select(
@@ -71,6 +78,8 @@ async def test_precompute_shards_cover_users_and_feed_the_cache(
         # all below 3 gets an empty row (and a hint), so no rows
         liked_nothing = n_users - per_type.pop("item2item")
         assert 0 <= liked_nothing <= without_likes + n_users // 100, (n_users, liked_nothing)
+        # "people like you watched" needs some history (other tests sign up empty users)
+        assert n_users - per_type.pop("mf_implicit") <= without_history, per_type
         assert all(count == n_users for count in per_type.values()), (n_users, per_type, results)
         assert len(mine) == 20 and 1214 not in {m for (m,) in mine}  # listed = seen
         reply = await api.get("/me/recommendations", params={"strategy": "cf"}, headers=auth)
