@@ -52,8 +52,8 @@ def candidates(
     recent: list[int],
     listed: list[int],
     exclude: list[int],
-) -> tuple[np.ndarray, np.ndarray, list]:
-    """(candidate ids, source codes, the retrieval Candidates) exactly as the service answers."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(candidate ids, source codes) exactly as the service answers."""
     query = Query(
         user_id=user_id,
         recent=recent,
@@ -65,7 +65,7 @@ def candidates(
     found = retrieve(models, query)
     ids = np.fromiter((c.movie_id for c in found), np.int64, len(found))
     sources = np.fromiter((c.source for c in found), np.int64, len(found))
-    return ids, sources, found
+    return ids, sources
 
 
 def stage1_builder(
@@ -82,7 +82,7 @@ def stage1_builder(
 
         def candidate_fn(user_id: int, history: np.ndarray):
             recent = [int(m) for m in history[::-1][: config.history]]
-            ids, sources, _ = candidates(
+            ids, sources = candidates(
                 bundle, config, user_id, recent, [], [int(m) for m in history]
             )
             return ids, sources, np.asarray(recent[::-1], np.int64)
