@@ -200,7 +200,8 @@ def gated_metrics(
                 current, _ = store.load(model.model_type, version, cache_dir=Path(tmp))
             if isinstance(current, StageTwoRanker) and isinstance(model, StageTwoRanker):
                 assert model.fm is not None
-                current.bind(model.fm)  # both rankers judged on the same stage-one features
+                # both rankers judged on the same stage-one candidates and features
+                current.bind(model.fm, model.candidates_of)
             baseline = validate(current, slice_)
         except (ArtifactError, OSError, ValueError, KeyError) as exc:
             log.warning(

@@ -68,3 +68,20 @@ def test_ranker_puts_the_users_group_first_and_explains_with_a_same_group_anchor
     anchors = ridge_anchor(ranker.fm, history, top)
     assert all(a in history for a in anchors if a)
     assert (anchors > 0).sum() >= 5
+
+
+def test_evaluation_scores_exactly_the_stage_one_candidates(tiny: TrainData) -> None:
+    """After fit, ``score`` (what the promotion gate and evaluate call) ranks each user's
+    stage-one candidates as served; every other movie is -inf."""
+    ranker = _fitted(tiny)
+    users = np.arange(3)
+    history = TrainData(tiny.ratings, users=ranker.users, items=ranker.items).ordered_matrix()
+    scores = ranker.score(users, ranker.prepare_history(history[users]))
+    for row, u in enumerate(users):
+        lo, hi = history.indptr[u], history.indptr[u + 1]
+        hist = ranker.items.ids[history.indices[lo:hi][np.argsort(-history.data[lo:hi])]]
+        ids, sources, seen = ranker.candidates_of(int(ranker.users.ids[u]), hist)
+        finite = np.isfinite(scores[row])
+        assert set(ranker.items.ids[finite]) == set(ids.tolist()) and 0 < finite.sum() <= 20
+        served = ranker.score_candidates(UserQuery(int(ranker.users.ids[u]), seen, ids, sources))
+        assert np.allclose(scores[row, ranker.items.index(ids)], served)

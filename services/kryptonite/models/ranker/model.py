@@ -123,6 +123,9 @@ class StageTwoRanker(base.Recommender):
         self.stage1 = stage1
         self.progress = progress
         self.fm: FeatureModels | None = None
+        #: Stage one as the ranker was trained with it (after ``fit``; not persisted):
+        #: with it, ``score`` ranks each user's candidates only, as served.
+        self.candidates_of: CandidateFn | None = None
         self.side: ItemSide | None = None
         self.mean = np.zeros(len(NAMES), np.float32)
         self.std = np.ones(len(NAMES), np.float32)
@@ -157,6 +160,7 @@ class StageTwoRanker(base.Recommender):
         groups = self._groups(fm, candidates_of, rest, held, users)
         self._train(groups)
         self.fm = fm  # usable at once; serving binds it to the production models
+        self.candidates_of = candidates_of
 
     def _say(self, text: str) -> None:
         log.info("ranker: %s", text)
@@ -246,8 +250,9 @@ class StageTwoRanker(base.Recommender):
         return torch.from_numpy(x_all), torch.from_numpy(y_all), torch.from_numpy(m_all)
 
     # ------------------------------------------------------------------ serving
-    def bind(self, fm: FeatureModels) -> StageTwoRanker:
-        """Read features from ``fm`` (the production stage-one models) from now on."""
+    def bind(self, fm: FeatureModels, candidates_of: CandidateFn | None = None) -> StageTwoRanker:
+        """Read features from ``fm`` (the production stage-one models) from now on; with
+        ``candidates_of`` (stage one over the same models), ``score`` ranks candidates only."""
         if self.side is None:
             raise ValueError("ranker has no item side data (not fitted or loaded)")
         if not np.array_equal(fm.items.ids, self.items.ids):
@@ -255,6 +260,7 @@ class StageTwoRanker(base.Recommender):
         else:
             side = self.side
         self.fm = FeatureModels(fm.items, fm.ridge, fm.i2i, fm.mf, fm.content, side)
+        self.candidates_of = candidates_of
         return self
 
     def score_candidates(self, q: UserQuery) -> np.ndarray:
@@ -271,17 +277,26 @@ class StageTwoRanker(base.Recommender):
         return ordered.tocsr().astype(np.float32)  # keep the order: features need it
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
-        """Whole-catalog scores (every item a candidate; evaluation of the ranker alone)."""
+        """Scores over the catalog for evaluation: with stage one at hand
+        (``candidates_of``), each user's candidates are scored as served and every other
+        item is -inf; without it, every item is a candidate (the ranker alone)."""
         assert self.fm is not None, "bind the ranker before scoring"
-        out = np.empty((len(users), self.fm.items.__len__()), np.float32)
         all_ids = self.fm.items.ids
+        out = np.full((len(users), len(all_ids)), -np.inf, np.float32)
+        everything = np.zeros(len(all_ids), np.int64)
         for row in range(len(users)):
             lo, hi = history.indptr[row], history.indptr[row + 1]
             idx, order = history.indices[lo:hi], history.data[lo:hi]
-            hist_ids = self.fm.items.ids[idx[np.argsort(-order, kind="stable")]]
+            hist_ids = all_ids[idx[np.argsort(-order, kind="stable")]]
             uid = int(self.users.ids[users[row]]) if users[row] >= 0 else 0
-            q = UserQuery(uid, hist_ids, all_ids, np.zeros(len(all_ids), np.int64))
-            out[row] = self.score_candidates(q)
+            if self.candidates_of is None:
+                q = UserQuery(uid, hist_ids, all_ids, everything)
+                out[row] = self.score_candidates(q)
+                continue
+            ids, sources, seen = self.candidates_of(uid, hist_ids)
+            at = self.fm.items.index(ids)
+            ok = at >= 0
+            out[row, at[ok]] = self.score_candidates(UserQuery(uid, seen, ids, sources))[ok]
         return out
 
     # ------------------------------------------------------------------ persistence
