@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from kryptonite.gateway.library import MovieNotFound
 from kryptonite.gateway.schemas import ErrorOut
 
 log = logging.getLogger("kryptonite.gateway")
@@ -90,6 +91,12 @@ def _field(error: dict) -> str:
 async def _api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return _response(exc.status, exc.code, exc.message, exc.headers)
+
+
+async def _movie_not_found(_: Request, exc: Exception) -> JSONResponse:
+    """An unknown movie id, raised by the routes and the library writes alike."""
+    assert isinstance(exc, MovieNotFound)
+    return _response(404, "not_found", f"movie {exc.movie_id} not found")
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
@@ -184,6 +191,7 @@ def install(app: FastAPI) -> None:
     included afterwards."""
     app.router.responses = {**ERROR_RESPONSES, **app.router.responses}
     app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(MovieNotFound, _movie_not_found)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _db_error)

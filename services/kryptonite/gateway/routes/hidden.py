@@ -1,16 +1,16 @@
 """Movies the caller is not interested in: hidden from every recommendation row.
 
-Writes: database first, then the user's cached lists are invalidated (as list and rating
-writes do), so the next list is computed without them.
+Writes (:mod:`kryptonite.gateway.library`): database first, then the user's cached lists
+are invalidated (as list and rating writes do), so the next list is computed without them.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
+from kryptonite.gateway import library
 from kryptonite.gateway.deps import CurrentUser, DbDep, MovieId, StateDep
 from kryptonite.gateway.errors import ApiError
-from kryptonite.gateway.routes.mylist import invalidate
 from kryptonite.gateway.schemas import HiddenItem
 from kryptonite.store import queries
 
@@ -27,20 +27,13 @@ async def get_hidden(user: CurrentUser, db: DbDep) -> list[HiddenItem]:
 @router.put("/not-interested/{movie_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def hide(movie_id: MovieId, user: CurrentUser, state: StateDep) -> Response:
     """Hide a movie from every recommendation row (idempotent)."""
-    async with state.write() as conn:
-        if not await queries.movie_exists(conn, movie_id):
-            raise ApiError(404, f"movie {movie_id} not found")
-        await queries.not_interested_add(conn, user.user_id, movie_id)
-    await invalidate(state, user.user_id)
+    await library.hide(state, user.user_id, movie_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/not-interested/{movie_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def unhide(movie_id: MovieId, user: CurrentUser, state: StateDep) -> Response:
     """Show a hidden movie in recommendations again."""
-    async with state.write() as conn:
-        removed = await queries.not_interested_remove(conn, user.user_id, movie_id)
-    if not removed:
+    if not await library.unhide(state, user.user_id, movie_id):
         raise ApiError(404, f"movie {movie_id} is not hidden")
-    await invalidate(state, user.user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

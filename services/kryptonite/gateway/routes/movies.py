@@ -8,7 +8,8 @@ import grpc
 from fastapi import APIRouter, Path, Query
 
 from kryptonite.gateway.deps import DbDep, MovieId, StateDep
-from kryptonite.gateway.errors import ApiError, from_grpc
+from kryptonite.gateway.errors import from_grpc
+from kryptonite.gateway.library import MovieNotFound
 from kryptonite.gateway.recommend import Recommender
 from kryptonite.gateway.schemas import (
     DailyKind,
@@ -58,7 +59,7 @@ async def daily(
 async def detail(movie_id: MovieId, db: DbDep) -> MovieDetail:
     row = await queries.movie_detail(db, movie_id)
     if row is None:
-        raise ApiError(404, f"movie {movie_id} not found")
+        raise MovieNotFound(movie_id)
     links = Links(
         movielens=f"https://movielens.org/movies/{movie_id}",
         imdb=f"https://www.imdb.com/title/tt{row['imdb_id']}/" if row["imdb_id"] else None,

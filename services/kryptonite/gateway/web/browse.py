@@ -8,7 +8,7 @@ import grpc
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from kryptonite.gateway.deps import DbDep, StateDep
-from kryptonite.gateway.errors import ApiError
+from kryptonite.gateway.library import MovieNotFound
 from kryptonite.gateway.recommend import Recommender
 from kryptonite.gateway.search import search_movies
 from kryptonite.gateway.web import data
@@ -83,7 +83,7 @@ async def movie(
 ) -> Response:
     row = await queries.movie_detail(db, movie_id)
     if row is None:
-        raise ApiError(404, f"There is no movie with id {movie_id}.")
+        raise MovieNotFound(movie_id)
     similar, similar_notice = [], None
     try:
         items, degraded = await Recommender(state).similar(movie_id, 12)

@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy.exc import SQLAlchemyError
 
 from kryptonite.gateway.errors import ApiError, is_db_outage
+from kryptonite.gateway.library import MovieNotFound
 from kryptonite.gateway.web.render import render
 from kryptonite.gateway.web.session import CsrfRejected, SignInRequired
 
@@ -70,6 +71,8 @@ class WebRoute(APIRoute):
                 return error_page(request, 403, CSRF)
             except ApiError as exc:
                 return error_page(request, exc.status, exc.message)
+            except MovieNotFound as exc:
+                return error_page(request, 404, f"There is no movie with id {exc.movie_id}.")
             except RequestValidationError as exc:
                 return error_page(request, 422, _field_errors(exc))
             except grpc.aio.AioRpcError as exc:

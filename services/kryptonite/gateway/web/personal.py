@@ -8,9 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from kryptonite.gateway import library
 from kryptonite.gateway.deps import DbDep, MovieId, StateDep
 from kryptonite.gateway.errors import ApiError
-from kryptonite.gateway.routes.mylist import invalidate
 from kryptonite.gateway.schemas import RatingIn
 from kryptonite.gateway.security import TokenUser
 from kryptonite.gateway.web import data
@@ -30,11 +30,6 @@ def _back(next_url: str | None, movie_id: int, notice: str) -> RedirectResponse:
     sep = "&" if "?" in target else "?"
     anchor = "" if target.startswith("/movie/") else f"#m-{movie_id}"
     return RedirectResponse(f"{target}{sep}notice={notice}{anchor}", status_code=303)
-
-
-async def _require_movie(conn, movie_id: int) -> None:
-    if not await queries.movie_exists(conn, movie_id):
-        raise ApiError(404, f"There is no movie with id {movie_id}.")
 
 
 @router.get("/my-list")
@@ -66,13 +61,7 @@ async def add(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-
-    async def work(conn) -> None:
-        await _require_movie(conn, movie_id)
-        await queries.list_add(conn, user.user_id, movie_id)
-
-    await state.transact(work)  # a deadlock is retried
-    await invalidate(state, user.user_id)
+    await library.add_to_list(state, user.user_id, movie_id)
     return _back(next, movie_id, "added")
 
 
@@ -86,8 +75,7 @@ async def remove(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    await state.transact(lambda conn: queries.list_remove(conn, user.user_id, movie_id))
-    await invalidate(state, user.user_id)
+    await library.remove_from_list(state, user.user_id, movie_id)  # not listed: nothing to do
     return _back(next, movie_id, "removed")
 
 
@@ -106,13 +94,7 @@ async def rate(
         value = RatingIn(rating=float(rating)).rating
     except (ValueError, ValidationError):
         raise ApiError(422, "A rating is 0.5 to 5 stars, in half stars.") from None
-
-    async def work(conn) -> None:
-        await _require_movie(conn, movie_id)
-        await queries.rate(conn, user.user_id, movie_id, value)
-
-    await state.transact(work)
-    await invalidate(state, user.user_id)
+    await library.rate(state, user.user_id, movie_id, value)
     return _back(next, movie_id, "rated")
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from kryptonite.gateway import library
 from kryptonite.gateway.deps import MovieId, StateDep
-from kryptonite.gateway.errors import ApiError
-from kryptonite.gateway.routes.mylist import invalidate
 from kryptonite.gateway.web.errors import WebRoute
 from kryptonite.gateway.web.personal import OptText, WebUser, _back
 from kryptonite.gateway.web.session import check_csrf
-from kryptonite.store import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -25,11 +23,7 @@ async def hide(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.write() as conn:
-        if not await queries.movie_exists(conn, movie_id):
-            raise ApiError(404, f"There is no movie with id {movie_id}.")
-        await queries.not_interested_add(conn, user.user_id, movie_id)
-    await invalidate(state, user.user_id)
+    await library.hide(state, user.user_id, movie_id)
     return _back(next, movie_id, "hidden")
 
 
@@ -43,7 +37,5 @@ async def unhide(
     next: OptText = None,
 ) -> Response:
     check_csrf(request, csrf)
-    async with state.write() as conn:
-        await queries.not_interested_remove(conn, user.user_id, movie_id)
-    await invalidate(state, user.user_id)
+    await library.unhide(state, user.user_id, movie_id)  # not hidden: nothing to do
     return _back(next, movie_id, "unhidden")
