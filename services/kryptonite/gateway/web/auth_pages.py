@@ -9,10 +9,10 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
+from kryptonite.gateway import accounts
 from kryptonite.gateway.deps import LoginLimiterDep, StateDep, client_ip
 from kryptonite.gateway.ratelimit import wait_words
 from kryptonite.gateway.schemas import RegisterIn
-from kryptonite.gateway.security import hash_password, verify_password
 from kryptonite.gateway.web.errors import WebRoute
 from kryptonite.gateway.web.render import render
 from kryptonite.gateway.web.session import (
@@ -22,7 +22,6 @@ from kryptonite.gateway.web.session import (
     safe_next,
     set_session,
 )
-from kryptonite.store import queries
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 OptText = Annotated[str | None, Form(max_length=256)]
@@ -42,9 +41,9 @@ def _words(exc: ValidationError) -> dict[str, str]:
     return out
 
 
-def _signed_in(request: Request, state, user_id: int, username: str, target: str) -> Response:
+def _signed_in(request: Request, state, account: accounts.Account, target: str) -> Response:
     response = RedirectResponse(target, status_code=303)
-    set_session(request, response, state.tokens.issue(user_id, username), state.tokens.ttl_s)
+    set_session(request, response, accounts.issue_token(state, account), state.tokens.ttl_s)
     return response
 
 
@@ -75,11 +74,9 @@ async def signup(
             "form": form,
         }
         return render(request, "signup.html", ctx, 422)
-    password_hash = await hash_password(body.password)
     try:
-        async with state.write() as conn:
-            user_id = await queries.create_user(conn, body.username, body.email, password_hash)
-    except queries.UsernameTaken:
+        account = await accounts.sign_up(state, body)
+    except accounts.AccountTaken:
         errors = ["That username or e-mail is already registered. Sign in instead?"]
         ctx = {
             "title": "Create an account",
@@ -88,7 +85,7 @@ async def signup(
             "form": form,
         }
         return render(request, "signup.html", ctx, 409)
-    return _signed_in(request, state, user_id, body.username, "/for-you?notice=welcome")
+    return _signed_in(request, state, account, "/for-you?notice=welcome")
 
 
 @router.get("/signin")
@@ -121,27 +118,21 @@ async def signin(
     if missing:
         ctx |= {"errors": list(missing.values()), "field_errors": missing}
         return render(request, "signin.html", ctx, 422)
-    ip = client_ip(request)
-    wait = await limiter.attempt(username, ip)
-    if wait is not None:
+    try:
+        account = await accounts.sign_in(state, limiter, username, password, client_ip(request))
+    except accounts.TooManyAttempts as exc:
+        wait = exc.retry_after_s
         ctx["errors"] = [
             f"Too many failed sign-in attempts. Please try again in {wait_words(wait)}."
         ]
         response = render(request, "signin.html", ctx, 429)
         response.headers["Retry-After"] = str(wait)
         return response
-    async with state.read() as conn:
-        user = await queries.user_by_username(conn, username)
-    # A missing user is checked against a dummy hash: timing does not reveal usernames.
-    stored = user["password_hash"] if user else None
-    if not await verify_password(password, stored) or not user:
+    except accounts.WrongCredentials:
         ctx["errors"] = ["Wrong username or password."]
         return render(request, "signin.html", ctx, 401)
-    await limiter.succeeded(username, ip)
     sep = "&" if "?" in target else "?"
-    return _signed_in(
-        request, state, int(user["user_id"]), user["username"], f"{target}{sep}notice=signed_in"
-    )
+    return _signed_in(request, state, account, f"{target}{sep}notice=signed_in")
 
 
 @router.post("/signout")
@@ -150,7 +141,7 @@ async def signout(request: Request, state: StateDep, csrf: OptText = None) -> Re
     check_csrf(request, csrf)
     user = current_user(request)
     if user is not None:
-        await state.tokens.revocations.revoke_token(user.jti, user.expires_at)
+        await accounts.sign_out(state, user)
     response = RedirectResponse("/?notice=signed_out", status_code=303)
     clear_session(response)
     return response
