@@ -13,7 +13,6 @@ from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kryptonite.config import Settings
 from kryptonite.gateway.errors import ApiError
 from kryptonite.gateway.ratelimit import LoginLimiter, wait_words
 from kryptonite.gateway.schemas import MAX_ID
@@ -31,13 +30,6 @@ async def get_state(request: Request) -> GatewayState:
 
 
 StateDep = Annotated[GatewayState, Depends(get_state)]
-
-
-async def get_settings(state: StateDep) -> Settings:
-    return state.settings
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 async def get_db(state: StateDep) -> AsyncIterator[AsyncConnection]:
