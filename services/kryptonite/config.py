@@ -199,7 +199,7 @@ class Settings(BaseSettings):
         default=300, description="Candidates the gateway asks for before ranking."
     )
     gateway_history: int = Field(
-        default=50, description="Recent interactions the gateway sends downstream."
+        default=200, description="Recent interactions the gateway sends downstream."
     )
     gateway_max_limit: int = Field(
         default=100, description="Largest `limit` a recommendations request may ask for."

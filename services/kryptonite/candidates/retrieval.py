@@ -202,15 +202,32 @@ def _item2item(model: ItemKNN, q: Query, seen: Sequence[int], n: int) -> Sourced
 
 
 def _ridge(model: ItemRidge, q: Query, seen: Sequence[int], n: int) -> Sourced:
-    """Item-item regression scores of the recent history (most recent weighs most) plus
-    the list (the list counts as the latest interactions)."""
+    """Item-item regression scores, two views interleaved: the recent history with the most
+    recent weighing most ("what next") and every movie alike ("what else"); the list
+    counts as the latest interactions. Scores are the recency-weighted ones."""
     history = [*reversed(q.recent), *q.listed]  # oldest first
     if not history:
         return NOTHING
-    scores = model.score(np.array([-1]), model.history(history))[0]
-    top = top_hits(scores, model.items, n, blocked_mask(model.items, seen))
-    top = top[scores[top] > 0] if len(top) else top
-    return Hits(model.items.ids[top], scores[top], np.zeros(len(top), np.int64)), REASONS[RIDGE]
+    one = np.array([-1])
+    recent = model.score(one, model.history(history))[0]
+    flat = model.score(one, model.history(history, [1.0] * len(history)))[0]
+    blocked = blocked_mask(model.items, seen)
+    views = [top_hits(v, model.items, n, blocked) for v in (recent, flat)]
+    views = [top[v[top] > 0] for top, v in zip(views, (recent, flat), strict=True)]
+    top = _interleave(views, n)
+    return Hits(model.items.ids[top], recent[top], np.zeros(len(top), np.int64)), REASONS[RIDGE]
+
+
+def _interleave(lists: Sequence[np.ndarray], n: int) -> np.ndarray:
+    """Round-robin over ranked index lists, first occurrence kept, at most ``n``."""
+    out: dict[int, None] = {}
+    for rank in range(max((len(x) for x in lists), default=0)):
+        for x in lists:
+            if rank < len(x):
+                out.setdefault(int(x[rank]), None)
+        if len(out) >= n:
+            break
+    return np.fromiter(out, np.int64, len(out))[:n]
 
 
 def _content(model: ContentModel, q: Query, seen: Sequence[int], n: int) -> Sourced:

@@ -9,7 +9,12 @@ from tests.unit.models.test_interface import STAGE1
 
 from kryptonite.models.data import TrainData
 from kryptonite.models.ranker.features import NAMES, UserQuery, features, ridge_anchor
-from kryptonite.models.ranker.model import StageTwoRanker, holdout_split, listwise_loss
+from kryptonite.models.ranker.model import (
+    StageTwoRanker,
+    holdout_split,
+    listwise_loss,
+    random_split,
+)
 from kryptonite.serving.config import ServedConfig
 from kryptonite.serving.stage1 import stage1_builder
 
@@ -20,6 +25,24 @@ def test_listwise_loss_is_minus_log_softmax_mass_of_positives() -> None:
     mask = torch.tensor([[True, True, True, False]])  # the 4th is padding
     expected = -np.log((np.exp(2) + np.exp(1)) / (np.exp(2) + np.exp(0) + np.exp(1)))
     assert abs(float(listwise_loss(logits, labels, mask)) - expected) < 1e-6
+
+
+def test_weighted_listwise_loss_weighs_each_candidate_set() -> None:
+    logits = torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    labels = torch.tensor([[1.0, 0.0], [1.0, 0.0]])
+    mask = torch.ones(2, 2, dtype=torch.bool)
+    each = [-np.log(np.exp(2) / (np.exp(2) + 1)), -np.log(1 / (1 + np.exp(3)))]
+    weighted = float(listwise_loss(logits, labels, mask, torch.tensor([1.0, 3.0])))
+    assert abs(weighted - (each[0] + 3 * each[1]) / 4) < 1e-6
+
+
+def test_random_split_holds_out_k_per_user_who_keeps_enough() -> None:
+    ratings = pd.DataFrame(
+        {"user_id": [1] * 6 + [2] * 3, "movie_id": range(9), "rating": 4.0, "timestamp": 0}
+    )
+    rest, held = random_split(ratings, 3, np.random.default_rng(0), min_left=2)
+    assert list(held["user_id"]) == [1, 1, 1]  # user 2 would keep too few
+    assert sorted([*rest["movie_id"], *held["movie_id"]]) == list(range(9))
 
 
 def test_holdout_split_takes_each_users_last_k_by_time() -> None:

@@ -60,6 +60,10 @@ class RankerParams(base.Params):
     holdout: int = 5
     #: Positives of a step: "next" (the next movie) or "future" (every later held-out one).
     label: str = "future"
+    #: Interactions per user also held out at random from the earlier history: one more
+    #: candidate set per user whose positives are every held-out movie ("what else" as
+    #: well as "what next"), so the ranker learns both.
+    spread: int = 10
     #: Users sampled for training at most (the candidate sets are built per user).
     max_users: int = 20_000
     seed: int = 42
@@ -97,12 +101,36 @@ def holdout_split(
     return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
 
 
-def listwise_loss(logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean over groups of -log(sum softmax over the positives) within each candidate set."""
+def random_split(
+    ratings: pd.DataFrame, k: int, rng: np.random.Generator, min_left: int = 2
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rest, held out): ``k`` interactions per user drawn at random, for users keeping at
+    least ``min_left``; others stay wholly in the rest."""
+    if k <= 0 or ratings.empty:
+        return ratings, ratings.iloc[:0]
+    frame = ratings.reset_index(drop=True)
+    size = frame.groupby("user_id")["movie_id"].transform("size").to_numpy()
+    draw = pd.Series(rng.random(len(frame)), index=frame.index)
+    pick = draw.groupby(frame["user_id"]).rank(method="first").to_numpy()
+    held = (size >= k + min_left) & (pick <= k)
+    return frame[~held].reset_index(drop=True), frame[held].reset_index(drop=True)
+
+
+def listwise_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    mask: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(Weighted) mean over groups of -log(sum softmax over the positives) within each
+    candidate set."""
     neg_inf = torch.finfo(logits.dtype).min
     scores = logits.masked_fill(~mask, neg_inf)
     pos = scores.masked_fill(labels <= 0, neg_inf)
-    return (torch.logsumexp(scores, dim=1) - torch.logsumexp(pos, dim=1)).mean()
+    per_group = torch.logsumexp(scores, dim=1) - torch.logsumexp(pos, dim=1)
+    if weights is None:
+        return per_group.mean()
+    return (per_group * weights).sum() / weights.sum()
 
 
 @register
@@ -139,8 +167,9 @@ class StageTwoRanker(base.Recommender):
         popularity = Popularity(half_life_days=0.0).fit(data)
         self.side = ItemSide.build(self.items, data.movies, popularity)
         rest, held = holdout_split(data.ratings, p.holdout)
-        users = held["user_id"].unique()
         rng = np.random.default_rng(p.seed)
+        rest, spread = random_split(rest, p.spread, rng)
+        users = np.union1d(held["user_id"].unique(), spread["user_id"].unique())
         if len(users) > p.max_users:
             users = np.sort(rng.choice(users, p.max_users, replace=False))
         stage1_data = TrainData(
@@ -157,7 +186,7 @@ class StageTwoRanker(base.Recommender):
         self._say(f"stage one on {len(rest):,} interactions")
         fm, candidates_of = self.stage1(stage1_data)
         fm = FeatureModels(fm.items, fm.ridge, fm.i2i, fm.mf, fm.content, self.side)
-        groups = self._groups(fm, candidates_of, rest, held, users)
+        groups = self._groups(fm, candidates_of, rest, held, spread, users)
         self._train(groups)
         self.fm = fm  # usable at once; serving binds it to the production models
         self.candidates_of = candidates_of
@@ -167,47 +196,54 @@ class StageTwoRanker(base.Recommender):
         if self.progress is not None:
             self.progress(text)
 
-    def _groups(self, fm, candidates_of, rest, held, users) -> list:
-        """(user, features, labels) per (user, held-out step) whose positive stage one found."""
+    def _groups(self, fm, candidates_of, rest, held, spread, users) -> list:
+        """(user, features, labels, weight) per candidate set that holds a positive: one per
+        held-out step ("what next") and one over every held-out movie ("what else")."""
         order = ["user_id", "timestamp", "movie_id"]
-        hist = rest.sort_values(order, kind="stable")
-        by_user = {int(u): g.to_numpy(np.int64) for u, g in hist.groupby("user_id")["movie_id"]}
-        future = {
-            int(u): g.to_numpy(np.int64)
-            for u, g in held.sort_values(order, kind="stable").groupby("user_id")["movie_id"]
-        }
+
+        def by_user(frame: pd.DataFrame) -> dict[int, np.ndarray]:
+            frame = frame.sort_values(order, kind="stable")
+            return {int(u): g.to_numpy(np.int64) for u, g in frame.groupby("user_id")["movie_id"]}
+
+        before, future, scattered = by_user(rest), by_user(held), by_user(spread)
+        none = np.empty(0, np.int64)
         out, tried = [], 0
         for n, user in enumerate(users, start=1):
-            before = by_user.get(int(user), np.empty(0, np.int64))
-            later = future[int(user)]
+            past, later = before.get(int(user), none), future.get(int(user), none)
+            sets = []
             for step in range(len(later)):
-                history = np.concatenate([before, later[:step]])
-                positives = later[step : step + 1] if self.params.label == "next" else later[step:]
+                nxt = later[step : step + 1] if self.params.label == "next" else later[step:]
+                sets.append((np.concatenate([past, later[:step]]), nxt, 1.0))
+            if int(user) in scattered:  # weighs as much as all "what next" sets together
+                everything = np.concatenate([scattered[int(user)], later])
+                sets.append((past, everything, float(max(len(later), 1))))
+            for history, positives, weight in sets:
                 ids, sources, seen_by_ranker = candidates_of(int(user), history)
                 labels = np.isin(ids, positives).astype(np.float32)
                 tried += 1
                 if labels.sum() == 0:
                     continue
                 x = features(fm, UserQuery(int(user), seen_by_ranker, ids, sources))
-                out.append((int(user), x, labels))
+                out.append((int(user), x, labels, weight))
             if n % 100 == 0 or n == len(users):
                 self._say(f"candidate sets: {n:,}/{len(users):,} users")
         self._say(f"{len(out):,} of {tried:,} candidate sets hold their positive")
         return out
 
-    def _train(self, groups: list[tuple[int, np.ndarray, np.ndarray]]) -> None:
+    def _train(self, groups: list[tuple[int, np.ndarray, np.ndarray, float]]) -> None:
         p = self.params
         torch.manual_seed(p.seed)
         if not groups:
             raise ValueError("no user's held-out movie was among the stage-one candidates")
-        stacked = np.concatenate([x for _, x, _ in groups])
+        stacked = np.concatenate([x for _, x, _, _ in groups])
         self.mean = stacked.mean(axis=0).astype(np.float32)
         self.std = np.maximum(stacked.std(axis=0), 1e-6).astype(np.float32)
         xs, ys, ms = self._pad(groups)
-        users = np.unique([u for u, _, _ in groups])
+        ws = torch.tensor([w for *_, w in groups], dtype=torch.float32)
+        users = np.unique([g[0] for g in groups])
         rng = np.random.default_rng(p.seed)
         held = set(rng.choice(users, int(len(users) * p.validation), replace=False).tolist())
-        val = torch.from_numpy(np.asarray([u in held for u, _, _ in groups]))
+        val = torch.from_numpy(np.asarray([g[0] in held for g in groups]))
         train_idx = torch.nonzero(~val).flatten()
         val_idx = torch.nonzero(val).flatten()
         self.tower = Tower(len(NAMES), p.hidden)
@@ -219,14 +255,14 @@ class StageTwoRanker(base.Recommender):
             order = train_idx[torch.randperm(len(train_idx), generator=gen)]
             for lo in range(0, len(order), batch):
                 idx = order[lo : lo + batch]
-                loss = listwise_loss(self.tower(xs[idx]), ys[idx], ms[idx])
+                loss = listwise_loss(self.tower(xs[idx]), ys[idx], ms[idx], ws[idx])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
             self.tower.eval()
             with torch.no_grad():
                 check = val_idx if len(val_idx) else train_idx
-                score = float(listwise_loss(self.tower(xs[check]), ys[check], ms[check]))
+                score = float(listwise_loss(self.tower(xs[check]), ys[check], ms[check], ws[check]))
             if score < best:
                 best, best_state = score, copy.deepcopy(self.tower.state_dict())
             if (epoch + 1) % 10 == 0 or epoch == p.epochs - 1:
@@ -238,12 +274,12 @@ class StageTwoRanker(base.Recommender):
 
     def _pad(self, groups) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Candidate sets as (groups x width x features), labels and masks."""
-        width = max(len(x) for _, x, _ in groups)
+        width = max(len(g[1]) for g in groups)
         g = len(groups)
         x_all = np.zeros((g, width, len(NAMES)), np.float32)
         y_all = np.zeros((g, width), np.float32)
         m_all = np.zeros((g, width), bool)
-        for i, (_, x, y) in enumerate(groups):
+        for i, (_, x, y, _) in enumerate(groups):
             x_all[i, : len(x)] = (x - self.mean) / self.std
             y_all[i, : len(y)] = y
             m_all[i, : len(y)] = True
