@@ -47,15 +47,24 @@ async def invalidate(state: GatewayState, user_id: int) -> None:
         log.warning("could not invalidate cached lists of user %s", user_id)
 
 
+async def _on_movie(state: GatewayState, user_id: int, movie_id: int, write):
+    """Require the movie, run ``write(conn)`` in one retried transaction, then drop the
+    user's cached lists; returns what ``write`` returned."""
+
+    async def work(conn: AsyncConnection):
+        await require_movie(conn, movie_id)
+        return await write(conn)
+
+    result = await state.transact(work)
+    await invalidate(state, user_id)
+    return result
+
+
 async def add_to_list(state: GatewayState, user_id: int, movie_id: int) -> None:
     """Add a movie to the list (idempotent: adding twice keeps one entry)."""
-
-    async def work(conn: AsyncConnection) -> None:
-        await require_movie(conn, movie_id)
-        await queries.list_add(conn, user_id, movie_id)
-
-    await state.transact(work)
-    await invalidate(state, user_id)
+    await _on_movie(
+        state, user_id, movie_id, lambda conn: queries.list_add(conn, user_id, movie_id)
+    )
 
 
 async def remove_from_list(state: GatewayState, user_id: int, movie_id: int) -> bool:
@@ -70,36 +79,23 @@ async def rate(
 ) -> tuple[float, int]:
     """Rate a movie (rating again replaces the rating): (rating, rated_at) as this
     request stored them, also when identical requests run in parallel."""
-
-    async def work(conn: AsyncConnection) -> tuple[float, int]:
-        await require_movie(conn, movie_id)
-        return await queries.rate(conn, user_id, movie_id, rating)
-
-    stored = await state.transact(work)
-    await invalidate(state, user_id)
-    return stored
+    return await _on_movie(
+        state, user_id, movie_id, lambda conn: queries.rate(conn, user_id, movie_id, rating)
+    )
 
 
 async def record_event(state: GatewayState, user_id: int, movie_id: int, kind: str) -> None:
     """Record an implicit event (view, click) on a movie."""
-
-    async def work(conn: AsyncConnection) -> None:
-        await require_movie(conn, movie_id)
-        await queries.record_event(conn, user_id, movie_id, kind)
-
-    await state.transact(work)
-    await invalidate(state, user_id)
+    await _on_movie(
+        state, user_id, movie_id, lambda conn: queries.record_event(conn, user_id, movie_id, kind)
+    )
 
 
 async def hide(state: GatewayState, user_id: int, movie_id: int) -> None:
     """Hide a movie from every recommendation row (idempotent)."""
-
-    async def work(conn: AsyncConnection) -> None:
-        await require_movie(conn, movie_id)
-        await queries.not_interested_add(conn, user_id, movie_id)
-
-    await state.transact(work)
-    await invalidate(state, user_id)
+    await _on_movie(
+        state, user_id, movie_id, lambda conn: queries.not_interested_add(conn, user_id, movie_id)
+    )
 
 
 async def unhide(state: GatewayState, user_id: int, movie_id: int) -> bool:
