@@ -12,8 +12,8 @@ import pytest_asyncio
 from tests.integration.gateway.conftest import SCIFI, Stack, serve, settings_for, sign_up
 
 from kryptonite.config import Settings
-from kryptonite.gateway.precompute import precompute
 from kryptonite.gateway.schemas import Strategy
+from kryptonite.pipeline.precompute import precompute
 from kryptonite.serving import inprocess
 from kryptonite.store.artifacts import store_from_settings
 from kryptonite.store.cache import create_cache
@@ -93,13 +93,14 @@ async def test_precomputed_lists_equal_live_ones(
 async def test_new_user_with_three_scifi_movies_gets_scifi(
     real_api: httpx.AsyncClient, scifi_movies: list[int]
 ) -> None:
-    """Content (the cold-start path) must be mostly Sci-Fi; blend must answer un-degraded
-    (its genre mix depends on the NCF/MF quality, tiny here)."""
+    """Content (the cold-start path) must be mostly Sci-Fi, and so must the served blend:
+    with the tiny models trained here it gives 6/10 (the NeuMF-ordered blend this bar
+    replaced gave 1-3/10 to the same taste, which must fail)."""
     _, auth = await sign_up(real_api)
     for movie in scifi_movies:
         assert (await real_api.put(f"/me/list/{movie}", headers=auth)).status_code == 204
     listed = set(scifi_movies)
-    for strategy, min_scifi in (("content", 7), ("blend", 0)):
+    for strategy, min_scifi in (("content", 7), ("blend", 5)):
         reply = await real_api.get(
             "/me/recommendations", params={"strategy": strategy, "limit": 10}, headers=auth
         )
