@@ -74,8 +74,8 @@ def demo(
     ] = False,
 ) -> None:
     """The main job: migrate, ingest ml-latest-small, train, precompute, serve on loopback."""
-    from kryptonite.gateway.commands import daily_update_command, precompute_command
     from kryptonite.pipeline.commands import train_command
+    from kryptonite.pipeline.refresh_commands import daily_update_command, precompute_command
     from kryptonite.progress import step
     from kryptonite.supervisor import SERVICES, check_ports, log_dir_for, running, watch
 
@@ -128,15 +128,15 @@ def main() -> None:
 def _register_command_groups() -> None:
     """Attach the command groups that live beside their code."""
     from kryptonite.datasets.commands import register as register_datasets
-    from kryptonite.gateway.commands import register as register_gateway_jobs
-    from kryptonite.gateway.web.enrich import register as register_enrich
     from kryptonite.pipeline.commands import register as register_pipeline
+    from kryptonite.pipeline.enrich import register as register_enrich
+    from kryptonite.pipeline.refresh_commands import register as register_refresh
     from kryptonite.rpc.commands import register as register_serve
 
     for register in (
         register_datasets,
         register_pipeline,
-        register_gateway_jobs,
+        register_refresh,
         register_enrich,
         register_serve,
     ):

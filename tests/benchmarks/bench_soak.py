@@ -425,7 +425,7 @@ async def register(base: str, n: int, signin: int) -> dict[int, str]:
 
 def precompute_lists(st: Stack) -> None:
     from kryptonite.config import Settings
-    from kryptonite.gateway.precompute import precompute
+    from kryptonite.pipeline.precompute import precompute
 
     settings = Settings(
         database_url=st.url,

@@ -50,7 +50,7 @@ def prepare(data_dir: Path, home: Path, url: str | None = None) -> tuple[str, Pa
     """
     from kryptonite.config import Settings
     from kryptonite.datasets.ingest import ingest_dataset
-    from kryptonite.gateway.daily import daily_update_rows
+    from kryptonite.pipeline.daily import daily_update_rows
     from kryptonite.store.engine import create_sync_engine
 
     url = url or f"sqlite:///{home / 'kryptonite.sqlite'}"

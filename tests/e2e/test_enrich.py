@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import Engine, insert, select
 
-from kryptonite.gateway.web.enrich import enrich
+from kryptonite.pipeline.enrich import enrich
 from kryptonite.store.engine import create_sync_engine
 from kryptonite.store.migrate import upgrade
 from kryptonite.store.tables import movie_imdb_tmdb, movies

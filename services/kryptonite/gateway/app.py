@@ -15,40 +15,11 @@ from kryptonite.gateway import docs, errors, headers
 from kryptonite.gateway.bodylimit import BodyLimitMiddleware
 from kryptonite.gateway.metrics import GatewayMetrics, MetricsMiddleware
 from kryptonite.gateway.ratelimit import LoginLimiter
-from kryptonite.gateway.revocation import Revocations
 from kryptonite.gateway.routes import auth, health, hidden, movies, mylist, recommendations
-from kryptonite.gateway.security import Tokens
-from kryptonite.gateway.state import GatewayState
+from kryptonite.gateway.state import open_state
 from kryptonite.gateway.web import install as install_web
-from kryptonite.rpc.clients import CandidatesClient, ContentClient, RankingClient
-from kryptonite.store.cache import RedisCache, create_cache
-from kryptonite.store.engine import create_async_db_engine
 
 log = logging.getLogger("kryptonite.gateway")
-
-
-def open_state(settings: Settings, metrics: GatewayMetrics) -> GatewayState:
-    """Engine, cache and clients for ``settings`` (connections are made lazily)."""
-    cache = create_cache(settings)
-    return GatewayState(
-        settings=settings,
-        engine=create_async_db_engine(settings.resolved_database_url),
-        cache=cache,
-        candidates=CandidatesClient.from_settings(settings),
-        ranking=RankingClient.from_settings(settings),
-        content=ContentClient.from_settings(settings),
-        tokens=Tokens(
-            settings.token_secret.get_secret_value(),
-            settings.token_ttl_s,
-            revocations=Revocations(
-                cache.client if isinstance(cache, RedisCache) else None,
-                prefix=settings.cache_prefix,
-                token_ttl_s=settings.token_ttl_s,
-                poll_s=settings.revocation_poll_s,
-            ),
-        ),
-        metrics=metrics,
-    )
 
 
 def create_app(settings: Settings) -> FastAPI:

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -18,11 +18,13 @@ from kryptonite.config import Settings
 from kryptonite.gateway import versions
 from kryptonite.gateway.errors import is_write_conflict
 from kryptonite.gateway.metrics import GatewayMetrics
+from kryptonite.gateway.revocation import Revocations
 from kryptonite.gateway.search import SearchIndex
 from kryptonite.gateway.security import Tokens
 from kryptonite.rpc.clients import CandidatesClient, ContentClient, RankingClient
 from kryptonite.store import queries
-from kryptonite.store.cache import Cache
+from kryptonite.store.cache import Cache, RedisCache, create_cache
+from kryptonite.store.engine import create_async_db_engine
 
 log = logging.getLogger("kryptonite.gateway")
 T = TypeVar("T")
@@ -168,3 +170,39 @@ class GatewayState:
             await client.close()
         await self.cache.close()
         await self.engine.dispose()
+
+
+class Services(Protocol):
+    """The three downstream services: gRPC clients, or the servicers in-process."""
+
+    candidates: CandidatesClient
+    ranking: RankingClient
+    content: ContentClient
+
+
+def open_state(
+    settings: Settings, metrics: GatewayMetrics, services: Services | None = None
+) -> GatewayState:
+    """Engine, cache and the three services for ``settings`` (connections are made
+    lazily): gRPC clients by default, or ``services`` (the in-process servicers that
+    precompute and the offline evaluation run the live path over)."""
+    cache = create_cache(settings)
+    return GatewayState(
+        settings=settings,
+        engine=create_async_db_engine(settings.resolved_database_url),
+        cache=cache,
+        candidates=services.candidates if services else CandidatesClient.from_settings(settings),
+        ranking=services.ranking if services else RankingClient.from_settings(settings),
+        content=services.content if services else ContentClient.from_settings(settings),
+        tokens=Tokens(
+            settings.token_secret.get_secret_value(),
+            settings.token_ttl_s,
+            revocations=Revocations(
+                cache.client if isinstance(cache, RedisCache) else None,
+                prefix=settings.cache_prefix,
+                token_ttl_s=settings.token_ttl_s,
+                poll_s=settings.revocation_poll_s,
+            ),
+        ),
+        metrics=metrics,
+    )

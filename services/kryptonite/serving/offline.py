@@ -20,9 +20,10 @@ import pandas as pd
 from sqlalchemy import insert
 
 from kryptonite.config import Settings
-from kryptonite.gateway.precompute import open_state
+from kryptonite.gateway.metrics import GatewayMetrics
 from kryptonite.gateway.recommend import Recommender, UserContext
 from kryptonite.gateway.schemas import Strategy
+from kryptonite.gateway.state import open_state
 from kryptonite.models.base import Recommender as Model
 from kryptonite.serving import inprocess
 from kryptonite.store.engine import create_sync_engine
@@ -116,7 +117,7 @@ class ServedPipeline:
         settings = self.settings
         if candidates is not None:
             settings = settings.model_copy(update={"gateway_candidates": candidates})
-        state = open_state(settings, self.services)
+        state = open_state(settings, GatewayMetrics(), self.services)
         state.catalog.popular = self.popular
         state.catalog.model_version = "offline"
         state.catalog.loaded = True

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select, union
 from tests.integration.gateway.conftest import Stack, expect, serve, settings_for, sign_up
 
-from kryptonite.gateway.daily import daily_update_rows
-from kryptonite.gateway.precompute import precompute
+from kryptonite.pipeline.daily import daily_update_rows
+from kryptonite.pipeline.precompute import precompute
 from kryptonite.store.engine import create_sync_engine
 from kryptonite.store.tables import (
     daily_update,

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import Engine, insert
 
 from kryptonite.config import Settings
-from kryptonite.gateway.app import open_state
 from kryptonite.gateway.metrics import GatewayMetrics
-from kryptonite.gateway.state import GatewayState
+from kryptonite.gateway.state import GatewayState, open_state
 from kryptonite.store.tables import movies
 
 #: Movies in the test catalog; any other id is unknown.

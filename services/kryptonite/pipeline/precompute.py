@@ -17,18 +17,15 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-from sqlalchemy import Engine, delete, insert, select
+from typing import Any
 
 from kryptonite.config import Settings
 from kryptonite.gateway.metrics import GatewayMetrics
 from kryptonite.gateway.recommend import Recommender
 from kryptonite.gateway.schemas import RecList, Strategy
-from kryptonite.gateway.security import Tokens
-from kryptonite.gateway.state import GatewayState
-from kryptonite.store.cache import create_cache
-from kryptonite.store.engine import create_async_db_engine, create_sync_engine
-from kryptonite.store.tables import user_recommendations, users
+from kryptonite.gateway.state import open_state
+from kryptonite.store.engine import create_sync_engine
+from kryptonite.store.recommendations import replace_lists, shard_users
 
 log = logging.getLogger("kryptonite.precompute")
 
@@ -56,55 +53,20 @@ class PrecomputeResult:
     seconds: float = 0.0
 
 
-def shard_users(engine: Engine, shard: int, shards: int) -> list[int]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(users.c.user_id)
-            .where(users.c.user_id % shards == shard)
-            .order_by(users.c.user_id)
-        )
-        return [int(r.user_id) for r in rows]
-
-
-def write_rows(engine: Engine, model_type: str, lists: dict[int, RecList]) -> None:
-    if not lists:
-        return
-    rows = [
-        {
-            "user_id": u,
-            "model_type": model_type,
-            "rank": rank,
-            "movie_id": item.movie_id,
-            "model_version": rec.model_version[:64],
-            "score": item.score,
-            "reason": item.reason[:255] if item.reason else None,
-        }
-        for u, rec in lists.items()
-        for rank, item in enumerate(rec.items, start=1)
-    ]
-    with engine.begin() as conn:
-        conn.execute(
-            delete(user_recommendations).where(
-                (user_recommendations.c.model_type == model_type)
-                & user_recommendations.c.user_id.in_(list(lists))
-            )
-        )
-        if rows:
-            conn.execute(insert(user_recommendations), rows)
-
-
-def open_state(settings: Settings, services) -> GatewayState:
-    """A gateway state whose three clients are the in-process services."""
-    return GatewayState(
-        settings=settings,
-        engine=create_async_db_engine(settings.resolved_database_url),
-        cache=create_cache(settings),
-        candidates=services.candidates,
-        ranking=services.ranking,
-        content=services.content,
-        tokens=Tokens(settings.token_secret.get_secret_value(), settings.token_ttl_s),
-        metrics=GatewayMetrics(),
-    )
+def _rows(lists: dict[int, RecList]) -> dict[int, list[dict[str, Any]]]:
+    """``user_recommendations`` rows of each user's list."""
+    return {
+        user_id: [
+            {
+                "movie_id": item.movie_id,
+                "score": item.score,
+                "reason": item.reason,
+                "model_version": rec.model_version,
+            }
+            for item in rec.items
+        ]
+        for user_id, rec in lists.items()
+    }
 
 
 async def precompute(
@@ -133,7 +95,7 @@ async def precompute(
         services = await inprocess.from_store(
             store_from_settings(settings), settings.ranking_diversity
         )
-    state = open_state(settings, services)
+    state = open_state(settings, GatewayMetrics(), services)
     try:
         if not await state.refresh_catalog():
             raise RuntimeError("precompute: the database is not readable (catalog refresh failed)")
@@ -158,7 +120,7 @@ async def precompute(
                     result.degraded[strategy.value] = (
                         result.degraded.get(strategy.value, 0) + degraded
                     )
-                write_rows(engine, MODEL_TYPES[strategy], done)
+                replace_lists(engine, MODEL_TYPES[strategy], _rows(done))
                 result.lists[strategy.value] = result.lists.get(strategy.value, 0) + len(done)
             elapsed = time.perf_counter() - start
             finished = min(lo + batch, len(user_ids))

@@ -1,5 +1,5 @@
-"""CLI commands of the gateway side: precompute and daily-update (``register(app)`` adds
-them; ``serve gateway`` lives in :mod:`kryptonite.gateway.main`)."""
+"""``kryptonite precompute`` and ``kryptonite daily-update``: the jobs that refresh what
+the gateway serves (``register(app)`` adds them)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def precompute_command(
     shards: Annotated[int, typer.Option(help="Number of shards.", min=1)] = 1,
 ) -> None:
     """Every user's lists of one shard, by the live path in-process, into cache and DB."""
-    from kryptonite.gateway.precompute import run
+    from kryptonite.pipeline.precompute import run
 
     if not 0 <= shard < shards:
         raise typer.BadParameter(f"--shard must be in [0, {shards})")
@@ -44,7 +44,7 @@ def daily_update_command(
     window_days: Annotated[int, typer.Option(help="Trending window in days.", min=1)] = 7,
 ) -> None:
     """Record the day's new and trending movies in daily_update."""
-    from kryptonite.gateway.daily import daily_update_rows
+    from kryptonite.pipeline.daily import daily_update_rows
     from kryptonite.store.engine import create_sync_engine
 
     settings = _settings()

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from sqlalchemy import Engine, bindparam, select, update
+from sqlalchemy import Engine
 
-from kryptonite.store.tables import movie_imdb_tmdb, movies
+from kryptonite.store.enrichment import pending, store_enrichment
 
 log = logging.getLogger("kryptonite.enrich")
 TMDB_API = "https://api.themoviedb.org/3"
@@ -28,22 +28,6 @@ class EnrichResult:
     updated: int = 0
     unknown: int = 0
     failed: int = 0
-
-
-def pending(engine: Engine, limit: int | None, refresh: bool) -> list[dict[str, Any]]:
-    """Movies with a TMDB id still lacking a poster (all of them with ``refresh``)."""
-    query = (
-        select(movies.c.movie_id, movie_imdb_tmdb.c.tmdb_id, movies.c.overview)
-        .join(movie_imdb_tmdb, movie_imdb_tmdb.c.movie_id == movies.c.movie_id)
-        .where(movie_imdb_tmdb.c.tmdb_id.is_not(None))
-        .order_by(movies.c.movie_id)
-    )
-    if not refresh:
-        query = query.where(movies.c.poster_path.is_(None))
-    if limit:
-        query = query.limit(limit)
-    with engine.connect() as conn:
-        return [dict(r._mapping) for r in conn.execute(query)]
 
 
 def _auth(api_key: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -125,14 +109,7 @@ def enrich(
             return await _fetch_all(rows, client, concurrency, result, refresh)
 
     updates = asyncio.run(run())
-    if updates:
-        with engine.begin() as conn:
-            conn.execute(
-                update(movies)
-                .where(movies.c.movie_id == bindparam("id"))
-                .values(poster_path=bindparam("poster"), overview=bindparam("overview")),
-                updates,
-            )
+    store_enrichment(engine, updates)
     result.updated = len(updates)
     return result
 
