@@ -100,6 +100,17 @@ class ItemRidgeParams(base.Params):
     max_items: int = 12_000
 
 
+def ease_weights(x: sp.spmatrix, l2: float) -> np.ndarray:
+    """The EASE closed form (Steck 2019) on user x item ``x``: B = I - P / diag(P) with
+    P = (X'X + l2 I)^-1, so diag(B) = 0 (float32, items x items)."""
+    gram = (x.T @ x).toarray().astype(np.float32)
+    gram[np.diag_indices_from(gram)] += l2
+    p = np.linalg.inv(gram)
+    b = p / (-np.diag(p))
+    b[np.diag_indices_from(b)] = 0.0
+    return b.astype(np.float32)
+
+
 @register
 class ItemRidge(base.Recommender):
     """Our sequence-aware item-item model: a ridge item->item regression with a zero
@@ -128,13 +139,7 @@ class ItemRidge(base.Recommender):
             )
             support = np.sort(support[top])
         self.support = support
-        xs = x[:, self.support]
-        gram = (xs.T @ xs).toarray().astype(np.float32)
-        gram[np.diag_indices_from(gram)] += self.params.l2
-        p = np.linalg.inv(gram)
-        b = p / (-np.diag(p))
-        b[np.diag_indices_from(b)] = 0.0
-        self.b = b.astype(np.float32)
+        self.b = ease_weights(x[:, self.support], self.params.l2)
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         out = np.zeros((history.shape[0], self.n_items), np.float32)

@@ -54,11 +54,11 @@ def test_neumf_recovers_held_out_items_far_above_chance() -> None:
     assert model.stats is not None and model.stats.samples_per_second > 0
 
 
-def test_unknown_user_without_history_gets_no_scores(tiny: TrainData) -> None:
+def test_unknown_user_is_scored_from_history_only(tiny: TrainData) -> None:
     model = NCF(factors=4, layers=[8, 4], epochs=1, threads=1).fit(tiny)
-    assert model.score_candidates(None, [1, 2]) is None
-    scores = model.score_candidates(None, [1, 2, 999], history_ids=[1, 3])
-    assert scores is not None and np.isnan(scores[2]) and np.isfinite(scores[:2]).all()
+    assert (model.score_items(None, [1, 2]) == 0).all()  # nothing known: no preference
+    scores = model.score_items(None, [1, 2, 999], history_ids=[1, 3])
+    assert np.isnan(scores[2]) and np.isfinite(scores[:2]).all() and scores[:2].any()
 
 
 def test_each_training_epoch_is_reported(tiny: TrainData) -> None:

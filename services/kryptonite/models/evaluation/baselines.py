@@ -11,6 +11,7 @@ from implicit.nearest_neighbours import BM25Recommender
 
 from kryptonite.models import base
 from kryptonite.models.data import TrainData
+from kryptonite.models.item2item import ease_weights
 from kryptonite.models.mf import ALSFactors, ALSParams
 from kryptonite.models.registry import register
 
@@ -29,13 +30,7 @@ class EASE(base.Recommender):
     params: EASEParams
 
     def _fit(self, data: TrainData) -> None:
-        x = data.implicit_matrix()
-        gram = (x.T @ x).toarray().astype(np.float32)
-        gram[np.diag_indices_from(gram)] += self.params.l2
-        p = np.linalg.inv(gram)
-        b = p / (-np.diag(p))
-        b[np.diag_indices_from(b)] = 0.0
-        self.b = b.astype(np.float32)
+        self.b = ease_weights(data.implicit_matrix(), self.params.l2)
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray(history @ self.b, dtype=np.float32)

@@ -116,14 +116,6 @@ class NCF(base.Recommender):
         out[unknown[np.diff(history[unknown].indptr) == 0]] = 0.0
         return out
 
-    def score_candidates(self, user_id: int | None, movie_ids, history_ids=()) -> np.ndarray | None:
-        """Scores of candidate movies (NaN for unknown movies); None for an unknown user
-        with no history (the caller falls back)."""
-        uidx = self.users.index([user_id])[0] if user_id is not None else -1
-        if uidx < 0 and len(history_ids) == 0:
-            return None
-        return self.score_items(user_id, movie_ids, history_ids)
-
     @torch.inference_mode()
     def predict(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
         """Pointwise outputs (ratings for the explicit task); unknown ids get the offset."""
