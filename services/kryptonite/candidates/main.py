@@ -8,9 +8,9 @@ from kryptonite.candidates.retrieval import MODEL_TYPES, CandidateModels, build_
 from kryptonite.candidates.servicer import CandidatesServicer
 from kryptonite.config import Settings
 from kryptonite.rpc.generated.v1 import candidates_pb2, candidates_pb2_grpc
-from kryptonite.rpc.model_holder import ModelHolder
 from kryptonite.rpc.server import service_def
-from kryptonite.rpc.service import ModelService, model_service, store_for
+from kryptonite.serving.model_holder import ModelHolder
+from kryptonite.serving.service import ModelService, model_service, store_for
 from kryptonite.store.artifacts import ArtifactStore
 
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kryptonite.candidates.ann import AnnIndex
-from kryptonite.content.similarity import recommend_for_movies
 from kryptonite.models.base import Recommender
 from kryptonite.models.content import ContentModel
 from kryptonite.models.item2item import ItemKNN, ItemRidge
 from kryptonite.models.mf import ImplicitMF
 from kryptonite.models.popularity import Popularity
 from kryptonite.rpc.generated.v1 import common_pb2
-from kryptonite.rpc.hits import Hits, blocked_mask, top_hits
+from kryptonite.serving.hits import Hits, blocked_mask, top_hits
+from kryptonite.serving.similarity import recommend_for_movies
 
 MF = common_pb2.CANDIDATE_SOURCE_MF
 ITEM2ITEM = common_pb2.CANDIDATE_SOURCE_ITEM2ITEM
@@ -63,11 +63,13 @@ def build_models(models: Mapping[str, Recommender], *, sample_users: int = 300) 
     mf = models["mf_implicit"]
     assert isinstance(mf, ImplicitMF)
     rng = np.random.default_rng(0)
-    users = mf.user_factors
-    sample = users[rng.choice(len(users), min(sample_users, len(users)), replace=False)]
+    picked = rng.choice(len(mf.users), min(sample_users, len(mf.users)), replace=False)
+    sample = (
+        np.stack([mf.user_vector(int(u)) for u in mf.users.ids[picked]]) if len(picked) else None
+    )
     return CandidateModels(
         mf=mf,
-        ann=AnnIndex(mf.item_factors, sample_queries=sample),
+        ann=AnnIndex(mf.item_vectors(), sample_queries=sample),
         item2item=models["item2item"],  # type: ignore[arg-type]
         content=models["content"],  # type: ignore[arg-type]
         popularity=models["popularity"],  # type: ignore[arg-type]
@@ -159,14 +161,8 @@ def merge(lists: Mapping[int, Sourced], quotas: Mapping[int, int], limit: int) -
 
 def user_vector(models: CandidateModels, q: Query) -> np.ndarray | None:
     """Trained vector of a known user, else fold-in from recent + list; None without either."""
-    mf = models.mf
-    uidx = int(mf.users.index([q.user_id])[0]) if q.user_id > 0 else -1
-    if uidx >= 0:
-        return mf.user_factors[uidx]
-    history = mf.history([*reversed(q.recent), *q.listed])  # oldest first
-    if history.nnz == 0:
-        return None
-    return mf.fold_in(history)[0]
+    user_id = q.user_id if q.user_id > 0 else None
+    return models.mf.user_vector(user_id, [*reversed(q.recent), *q.listed])  # oldest first
 
 
 def _mf(models: CandidateModels, q: Query, seen: Sequence[int], n: int) -> Sourced:
@@ -193,7 +189,7 @@ def _item2item(model: ItemKNN, q: Query, seen: Sequence[int], n: int) -> Sourced
         return NOTHING
     half_life = float(model.params.recency_half_life or 0.0) or 3.0
     weights = (0.5 ** (rank / half_life)).astype(np.float32)
-    rows = np.asarray(model.sim[idx[rank]].todense()) * weights[:, None]  # seeds x items
+    rows = model.item_similarity(seeds[rank], model.items.ids) * weights[:, None]  # seeds x items
     top = top_hits(rows.sum(axis=0), model.items, n, blocked_mask(model.items, seen))
     top = top[rows[:, top].max(axis=0) > 0] if len(top) else top
     anchors = seeds[rank][rows[:, top].argmax(axis=0)] if len(top) else np.empty(0, np.int64)

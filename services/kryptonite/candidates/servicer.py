@@ -7,10 +7,10 @@ import grpc
 from kryptonite.candidates.retrieval import CandidateModels, Query, is_cold, quotas_for, retrieve
 from kryptonite.rpc.errors import InvalidArgument
 from kryptonite.rpc.generated.v1 import candidates_pb2, candidates_pb2_grpc, common_pb2
-from kryptonite.rpc.hits import REASON_TEXT
-from kryptonite.rpc.model_holder import ModelHolder
-from kryptonite.rpc.service import off_loop
 from kryptonite.rpc.validation import check_ids, check_limit
+from kryptonite.serving.hits import REASON_TEXT
+from kryptonite.serving.model_holder import ModelHolder
+from kryptonite.serving.service import off_loop
 
 DEFAULT_LIMIT = 300
 MAX_LIMIT = 2000

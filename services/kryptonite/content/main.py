@@ -10,9 +10,9 @@ from kryptonite.content.servicer import ContentServicer
 from kryptonite.models.base import Recommender
 from kryptonite.models.content import ContentModel
 from kryptonite.rpc.generated.v1 import content_pb2, content_pb2_grpc
-from kryptonite.rpc.model_holder import ModelHolder
 from kryptonite.rpc.server import service_def
-from kryptonite.rpc.service import ModelService, model_service, store_for
+from kryptonite.serving.model_holder import ModelHolder
+from kryptonite.serving.service import ModelService, model_service, store_for
 from kryptonite.store.artifacts import ArtifactStore
 
 MODEL_TYPES = ("content",)

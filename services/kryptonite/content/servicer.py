@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import grpc
 
-from kryptonite.content.similarity import recommend_for_movies, similar_movies
 from kryptonite.models.content import ContentModel
 from kryptonite.rpc.errors import InvalidArgument, NotFound
 from kryptonite.rpc.generated.v1 import common_pb2, content_pb2, content_pb2_grpc
-from kryptonite.rpc.hits import scored_movies
-from kryptonite.rpc.model_holder import ModelHolder
-from kryptonite.rpc.service import off_loop
 from kryptonite.rpc.validation import check_id, check_ids, check_limit
+from kryptonite.serving.hits import scored_movies
+from kryptonite.serving.model_holder import ModelHolder
+from kryptonite.serving.service import off_loop
+from kryptonite.serving.similarity import recommend_for_movies, similar_movies
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 500

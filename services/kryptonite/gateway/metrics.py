@@ -9,7 +9,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kryptonite.rpc.context import REQUEST_ID_HEADER, clean_request_id, request_id_var
+from kryptonite.telemetry import REQUEST_ID_HEADER, clean_request_id, request_id_var
 
 _ID_PREFIX = os.urandom(6).hex()
 _ID_COUNTER = itertools.count()

@@ -131,6 +131,43 @@ class Recommender(ABC):
         idx = self.items.index(movie_ids)
         return np.where(idx >= 0, scores[idx.clip(0)], np.nan)
 
+    def item_similarity(
+        self, movie_ids: list[int] | np.ndarray, other_ids: list[int] | np.ndarray
+    ) -> np.ndarray:
+        """How alike movies are as this model relates them: len(movie_ids) x
+        len(other_ids), 0 where either id is unknown. Models without an item-item
+        relation raise ``NotImplementedError``."""
+        rows = self.items.index(np.asarray(list(movie_ids), np.int64))
+        cols = self.items.index(np.asarray(list(other_ids), np.int64))
+        block = np.asarray(self._item_block(rows.clip(0), cols.clip(0)), np.float32)
+        block[rows < 0, :] = 0.0
+        block[:, cols < 0] = 0.0
+        return block
+
+    def _item_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Item-item similarity of item indices ``rows`` x ``cols`` (dense)."""
+        raise NotImplementedError(f"{self.model_type} has no item-item similarity")
+
+    def item_vectors(self) -> np.ndarray:
+        """One embedding per item (rows in ``items`` order), for ANN retrieval and
+        diversity; models without item embeddings raise ``NotImplementedError``."""
+        raise NotImplementedError(f"{self.model_type} has no item vectors")
+
+    def user_vector(self, user_id: int | None, history_ids=()) -> np.ndarray | None:
+        """A user's embedding in the space of ``item_vectors``: the trained one of a known
+        user, else one inferred from ``history_ids`` (oldest first); None without either."""
+        raise NotImplementedError(f"{self.model_type} has no user vectors")
+
+    def rank_items(
+        self, user_id: int | None, movie_ids: list[int] | np.ndarray, history_ids=()
+    ) -> np.ndarray | None:
+        """Scores of the given movies for ranking them (NaN for unknown movies); None
+        when the model knows nothing of the user: unknown and no known history."""
+        known_user = user_id is not None and self.users.index([user_id])[0] >= 0
+        if not known_user and self.history(history_ids).nnz == 0:
+            return None
+        return self.score_items(user_id, movie_ids, history_ids)
+
     # ----------------------------------------------------------------- persistence
     def save(self, path: Path) -> None:
         """Write params.json + weights.npz (plain arrays, no pickle) into ``path``."""

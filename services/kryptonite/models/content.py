@@ -158,13 +158,16 @@ class ContentModel(base.Recommender):
         sims = np.asarray((self.profiles(history) @ self.x.T).todense(), dtype=np.float32)
         return sims + self.params.popularity_weight * self.prior[None, :]
 
+    def _item_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Cosine of the movies' TF-IDF rows (no popularity prior)."""
+        return (self.x[rows] @ self.x[cols].T).toarray()
+
     def similar(self, movie_id: int, n: int = 10) -> list[tuple[int, float]]:
         """Movies most similar in content to one movie (no popularity prior)."""
-        idx = self.items.index([movie_id])[0]
-        if idx < 0:
+        if self.items.index([movie_id])[0] < 0:
             return []
-        sims = np.asarray((self.x[idx] @ self.x.T).todense()).ravel()
-        sims[idx] = -np.inf
+        sims = self.item_similarity([movie_id], self.items.ids)[0].astype(np.float64)
+        sims[self.items.index([movie_id])[0]] = -np.inf
         top = base.top_n(sims[None, :], n)[0]
         return [(int(self.items.ids[i]), float(sims[i])) for i in top]
 

@@ -76,6 +76,10 @@ class ItemKNN(base.Recommender):
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray((history @ self.sim).todense(), dtype=np.float32)
 
+    def _item_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Row i's kept neighbour weights (0 outside its top ``neighbours``)."""
+        return self.sim[rows][:, cols].toarray()
+
     def similar(self, movie_ids: list[int], n: int = 10) -> list[tuple[int, float]]:
         """Neighbours of a set of movies (the set itself excluded)."""
         return self.recommend(None, movie_ids, n)

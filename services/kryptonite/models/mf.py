@@ -196,6 +196,9 @@ class ALSFactors(base.Recommender):
         self.user_factors = np.asarray(als.user_factors, np.float32)
         self.item_factors = np.asarray(als.item_factors, np.float32)
 
+    def item_vectors(self) -> np.ndarray:
+        return self.item_factors
+
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"user_factors": self.user_factors, "item_factors": self.item_factors}
 
@@ -251,6 +254,13 @@ class ImplicitMF(ALSFactors):
         known = empty & (users >= 0)
         vec[known] = self.user_factors[users[known]]
         return vec
+
+    def user_vector(self, user_id: int | None, history_ids=()) -> np.ndarray | None:
+        uidx = int(self.users.index([user_id])[0]) if user_id is not None else -1
+        if uidx >= 0:
+            return self.user_factors[uidx]
+        history = self.history(history_ids)
+        return self.fold_in(history)[0] if history.nnz else None
 
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return self.user_vectors(users, history) @ self.item_factors.T

@@ -8,9 +8,9 @@ from kryptonite.config import Settings
 from kryptonite.ranking.scoring import MODEL_TYPES, RankingModel, build_ranking
 from kryptonite.ranking.servicer import RankingServicer
 from kryptonite.rpc.generated.v1 import ranking_pb2, ranking_pb2_grpc
-from kryptonite.rpc.model_holder import ModelHolder
 from kryptonite.rpc.server import service_def
-from kryptonite.rpc.service import ModelService, model_service, store_for
+from kryptonite.serving.model_holder import ModelHolder
+from kryptonite.serving.service import ModelService, model_service, store_for
 from kryptonite.store.artifacts import ArtifactStore
 
 

@@ -11,12 +11,10 @@ never anchors. Diversity is MMR over the MF item vectors.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from kryptonite.models.base import Recommender
 from kryptonite.models.ncf.model import NCF
@@ -37,7 +35,6 @@ class RankingModel:
     ranker: StageTwoRanker
     ncf: NCF | None  # None only offline (the evaluation of the blend needs no NeuMF)
     item_vecs: np.ndarray
-    fold_in_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def features(self) -> FeatureModels:
@@ -53,7 +50,7 @@ def build_ranking(models: Mapping[str, Recommender]) -> RankingModel:
     assert isinstance(ranker, StageTwoRanker)
     ranker.bind(feature_models(models))
     mf = models["mf_implicit"]
-    vecs = np.asarray(mf.item_factors, np.float32)  # type: ignore[attr-defined]
+    vecs = np.asarray(mf.item_vectors(), np.float32)
     vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
     ncf = models.get("ncf")
     assert ncf is None or isinstance(ncf, NCF)
@@ -133,28 +130,12 @@ def relevance(model: RankingModel, q: RankQuery) -> tuple[np.ndarray, str]:
 def neumf_relevance(model: RankingModel, q: RankQuery) -> tuple[np.ndarray, str]:
     """NeuMF scores: a known user's trained embeddings, else a fold-in of the request's
     history and list; the retrieval scores when there is neither."""
-    ncf = model.ncf
-    if ncf is None:
+    if model.ncf is None:
         return q.retrieval_scores.astype(np.float32), "no_neumf"
-    uidx = int(ncf.users.index([q.user_id])[0]) if q.user_id > 0 else -1
-    if uidx >= 0:
-        vecs = [t.weight[uidx : uidx + 1].detach() for t in ncf.module.user_embeddings()]
-    else:
-        history = ncf.history(q.history)
-        if history.nnz == 0:
-            return q.retrieval_scores.astype(np.float32), "unknown_user"
-        with model.fold_in_lock:  # fold-in backpropagates through the shared module
-            vecs = ncf.fold_in(history)
-    idx = ncf.items.index(q.movie_ids)
-    known = np.flatnonzero(idx >= 0)
-    out = np.full(len(idx), np.nan, np.float32)
-    if len(known):
-        dev = next(ncf.module.parameters()).device
-        items = torch.from_numpy(idx[known]).to(dev)
-        with torch.inference_mode():
-            user = [v.to(dev).expand(len(known), -1) for v in vecs]
-            logits = ncf.module.forward_with(user, items).float()
-        out[known] = logits.cpu().numpy()
+    user_id = q.user_id if q.user_id > 0 else None
+    out = model.ncf.rank_items(user_id, q.movie_ids, q.history)
+    if out is None:
+        return q.retrieval_scores.astype(np.float32), "unknown_user"
     if np.isnan(out).all():
         return q.retrieval_scores.astype(np.float32), "unknown_movies"
     floor = np.nanmin(out) - 1.0

@@ -10,10 +10,10 @@ import numpy as np
 from kryptonite.ranking.scoring import NEUMF, STAGE_TWO, RankingModel, RankQuery, rank
 from kryptonite.rpc.errors import InvalidArgument
 from kryptonite.rpc.generated.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
-from kryptonite.rpc.hits import REASON_TEXT
-from kryptonite.rpc.model_holder import ModelHolder
-from kryptonite.rpc.service import off_loop
 from kryptonite.rpc.validation import check_ids, check_limit
+from kryptonite.serving.hits import REASON_TEXT
+from kryptonite.serving.model_holder import ModelHolder
+from kryptonite.serving.service import off_loop
 
 DEFAULT_LIMIT = 50
 MAX_CANDIDATES = 2000

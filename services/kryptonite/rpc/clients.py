@@ -15,7 +15,6 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from kryptonite.config import Settings
-from kryptonite.rpc.context import REQUEST_ID_HEADER, current_request_id, downstream_timeout
 from kryptonite.rpc.generated.v1 import (
     candidates_pb2,
     candidates_pb2_grpc,
@@ -26,6 +25,7 @@ from kryptonite.rpc.generated.v1 import (
 )
 from kryptonite.rpc.service_auth import METADATA_KEY as SERVICE_TOKEN_KEY
 from kryptonite.rpc.service_auth import ServiceTokens
+from kryptonite.telemetry import REQUEST_ID_HEADER, current_request_id, downstream_timeout
 
 #: Every address the target resolves to gets a connection and calls take turns over them
 #: (``round_robin``): with a headless Service (``dns:///name:port``) each pod gets its share,

@@ -10,14 +10,14 @@ from typing import Any
 
 import grpc
 
-from kryptonite.rpc.context import (
+from kryptonite.rpc.errors import InvalidArgument, status_for
+from kryptonite.rpc.metrics import RpcMetrics, default_metrics, split_method
+from kryptonite.telemetry import (
     REQUEST_ID_HEADER,
     clean_request_id,
     deadline_var,
     request_id_var,
 )
-from kryptonite.rpc.errors import InvalidArgument, status_for
-from kryptonite.rpc.metrics import RpcMetrics, default_metrics, split_method
 
 log = logging.getLogger("kryptonite.rpc")
 

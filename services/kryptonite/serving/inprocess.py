@@ -26,7 +26,7 @@ from kryptonite.ranking.scoring import MODEL_TYPES as RANKING_TYPES
 from kryptonite.ranking.scoring import build_ranking
 from kryptonite.ranking.servicer import RankingServicer
 from kryptonite.rpc.errors import status_for
-from kryptonite.rpc.model_holder import Loaded, ModelHolder
+from kryptonite.serving.model_holder import Loaded, ModelHolder
 from kryptonite.store.artifacts import ArtifactStore
 
 

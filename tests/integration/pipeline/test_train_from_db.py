@@ -22,7 +22,7 @@ from kryptonite.models.popularity import Popularity
 from kryptonite.pipeline.commands import load_db_train_data
 from kryptonite.pipeline.promotion import Gate, holdout
 from kryptonite.pipeline.train import train_all
-from kryptonite.rpc.model_holder import Loaded, ModelHolder
+from kryptonite.serving.model_holder import Loaded, ModelHolder
 from kryptonite.store import tables as t
 from kryptonite.store.artifacts import LocalArtifactStore
 from kryptonite.store.versions import VersionRecorder, current_rows, tag

@@ -18,12 +18,12 @@ from prometheus_client import CollectorRegistry
 
 from kryptonite.config import Settings
 from kryptonite.rpc.clients import ContentClient
-from kryptonite.rpc.context import request_id_var
 from kryptonite.rpc.errors import NotFound, NotReady
 from kryptonite.rpc.generated.v1 import common_pb2, content_pb2, content_pb2_grpc
 from kryptonite.rpc.metrics import RpcMetrics
 from kryptonite.rpc.server import RpcServer, run_service, service_def
 from kryptonite.rpc.validation import check_id, check_limit
+from kryptonite.telemetry import request_id_var
 
 #: movie ids with a scripted behaviour in :class:`ScriptedContent`.
 OK, SLOW, BAD, MISSING, NOT_READY, BOOM = 1, 7, -1, 404, 503, 500

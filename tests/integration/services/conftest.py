@@ -28,8 +28,8 @@ from kryptonite.models.ranker.model import StageTwoRanker
 from kryptonite.pipeline.train import train_all, train_data
 from kryptonite.ranking import main as ranking_main
 from kryptonite.rpc.clients import CandidatesClient, ContentClient, RankingClient
-from kryptonite.rpc.service import ModelService
 from kryptonite.serving.config import ServedConfig
+from kryptonite.serving.service import ModelService
 from kryptonite.serving.stage1 import stage1_builder
 from kryptonite.store.artifacts import LocalArtifactStore
 

@@ -113,3 +113,44 @@ def test_cold_user_from_list_only(fitted, tiny: TrainData) -> None:
         pytest.skip("no history-based scoring")
     recs = model.recommend(None, [1, 3, 5, 7], n=5)
     assert sum(m % 2 for m, _ in recs) >= 4
+
+
+def test_item_similarity_relates_a_taste_group(fitted) -> None:
+    """Models with an item-item relation find a movie's own group (odd/even) more alike."""
+    name, model = fitted
+    try:
+        sims = model.item_similarity([1, 2, 99_999], [3, 5, 4, 6])
+    except NotImplementedError:
+        pytest.skip("no item-item similarity")
+    assert sims.shape == (3, 4) and not sims[2].any()  # an unknown movie relates to nothing
+    assert sims[0, :2].mean() > sims[0, 2:].mean() and sims[1, 2:].mean() > sims[1, :2].mean()
+
+
+def test_rank_items_scores_the_given_movies(fitted, tiny: TrainData) -> None:
+    """Scores of exactly the given movies, NaN for an unknown one, None for a user the
+    model knows nothing of; a list of odd movies ranks odd candidates first."""
+    name, model = fitted
+    if name not in GROUP_AWARE - {"als", "ranker"}:
+        pytest.skip("no history-based scoring")
+    assert model.rank_items(None, [1, 2]) is None
+    candidates = np.array([*range(8, tiny.item_map.ids.max() + 1), 99_999])
+    scores = model.rank_items(None, candidates, history_ids=[1, 3, 5, 7])
+    assert scores is not None and scores.shape == candidates.shape and np.isnan(scores[-1])
+    odd = candidates[:-1] % 2 == 1
+    assert scores[:-1][odd].mean() > scores[:-1][~odd].mean(), (name, scores)
+    full = model.score_items(None, candidates[:-1], [1, 3, 5, 7])  # over the whole catalog
+    np.testing.assert_allclose(scores[:-1], full, rtol=1e-4, atol=1e-5)
+
+
+def test_user_and_item_vectors_share_a_space(fitted) -> None:
+    name, model = fitted
+    try:
+        items, vec = model.item_vectors(), model.user_vector(None, [1, 3, 5, 7])
+    except NotImplementedError:
+        pytest.skip("no item and user vectors")
+    assert items.shape[0] == model.n_items
+    assert model.user_vector(None) is None
+    assert vec is not None and vec.shape == (items.shape[1],)
+    scores = items @ vec
+    odd = model.items.ids % 2 == 1
+    assert scores[odd].mean() > scores[~odd].mean()

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kryptonite.content.similarity import similar_movies
 from kryptonite.datasets.movielens import load_dataset
 from kryptonite.datasets.registry import get_spec
 from kryptonite.models.content import ContentModel
 from kryptonite.pipeline.train import train_data
+from kryptonite.serving.similarity import similar_movies
 
 FINDING_NEMO, UP, TOY_STORY_3 = 6377, 68954, 78499
 

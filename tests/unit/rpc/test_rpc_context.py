@@ -6,15 +6,15 @@ import time
 
 import pytest
 
-from kryptonite.rpc.context import (
+from kryptonite.rpc.errors import InvalidArgument
+from kryptonite.rpc.validation import check_id, check_ids, check_limit
+from kryptonite.telemetry import (
     clean_request_id,
     current_request_id,
     deadline_var,
     downstream_timeout,
     request_id_var,
 )
-from kryptonite.rpc.errors import InvalidArgument
-from kryptonite.rpc.validation import check_id, check_ids, check_limit
 
 
 def test_clean_request_id() -> None:

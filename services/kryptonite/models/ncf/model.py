@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,6 +47,10 @@ class NCF(base.Recommender):
     stats: TrainStats | None = None
     #: Called after each training epoch with (epoch, epochs, mean loss), e.g. for a bar.
     on_epoch: Callable[[int, int, float], None] | None = None
+
+    def __init__(self, params: base.Params | None = None, **overrides: Any) -> None:
+        super().__init__(params, **overrides)
+        self._fold_in_lock = threading.Lock()  # fold-in backpropagates through the module
 
     def _module(self) -> NeuMF:
         p = self.params
@@ -114,6 +120,31 @@ class NCF(base.Recommender):
                 v[torch.from_numpy(unknown).to(dev)] = f
         out = self._score_vectors(vecs)
         out[unknown[np.diff(history[unknown].indptr) == 0]] = 0.0
+        return out
+
+    def rank_items(
+        self, user_id: int | None, movie_ids: list[int] | np.ndarray, history_ids=()
+    ) -> np.ndarray | None:
+        """Logits of the given movies only (NaN for unknown movies): a known user's
+        trained vectors, else a fold-in of ``history_ids``; None when there is neither."""
+        uidx = int(self.users.index([user_id])[0]) if user_id is not None else -1
+        if uidx >= 0:
+            vecs = [t.weight[uidx : uidx + 1].detach() for t in self.module.user_embeddings()]
+        else:
+            history = self.history(history_ids)
+            if history.nnz == 0:
+                return None
+            with self._fold_in_lock:
+                vecs = self.fold_in(history)
+        idx = self.items.index(movie_ids)
+        known = np.flatnonzero(idx >= 0)
+        out = np.full(len(idx), np.nan, np.float32)
+        if len(known):
+            dev = next(self.module.parameters()).device
+            items = torch.from_numpy(idx[known]).to(dev)
+            with torch.inference_mode():
+                user = [v.to(dev).expand(len(known), -1) for v in vecs]
+                out[known] = self.module.forward_with(user, items).float().cpu().numpy()
         return out
 
     @torch.inference_mode()

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from kryptonite.config import Settings
-from kryptonite.rpc.context import remaining_s
-from kryptonite.rpc.model_holder import ModelHolder
 from kryptonite.rpc.server import RpcServer, ServiceDef, run_service
+from kryptonite.serving.model_holder import ModelHolder
 from kryptonite.store.artifacts import ArtifactStore, store_from_settings
+from kryptonite.telemetry import remaining_s
 
 B = TypeVar("B")
 P = ParamSpec("P")
