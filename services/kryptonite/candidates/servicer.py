@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 
 from kryptonite.candidates.retrieval import CandidateModels, Query, is_cold, quotas_for, retrieve
+from kryptonite.reasons import generic_text
 from kryptonite.rpc.errors import InvalidArgument
 from kryptonite.rpc.generated.v1 import candidates_pb2, candidates_pb2_grpc, common_pb2
 from kryptonite.rpc.validation import check_ids, check_limit
-from kryptonite.serving.hits import REASON_TEXT
 from kryptonite.serving.model_holder import ModelHolder
 from kryptonite.serving.service import off_loop
 
@@ -62,7 +62,7 @@ class CandidatesServicer(candidates_pb2_grpc.CandidatesServiceServicer):
                     score=c.score,
                     source=c.source,
                     reason=common_pb2.Reason(
-                        kind=c.kind, anchor_movie_id=c.anchor, text=REASON_TEXT.get(c.kind, "")
+                        kind=c.kind, anchor_movie_id=c.anchor, text=generic_text(c.kind)
                     ),
                 )
                 for c in found

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from kryptonite.gateway.hints import downstream_cause, row_hint
 from kryptonite.gateway.schemas import RecItem, RecList, Strategy
 from kryptonite.gateway.state import GatewayState
+from kryptonite.reasons import anchored_text, generic_text
 from kryptonite.rpc.generated.v1 import candidates_pb2, common_pb2, content_pb2, ranking_pb2
 from kryptonite.serving.config import ServedConfig
 from kryptonite.store import queries
@@ -87,7 +88,7 @@ def _from_scored(movies, default_source: str, ctx: UserContext | None = None) ->
     return out
 
 
-class Recommender:
+class Orchestrator:
     """Serves one user's list for a strategy; see the module docstring."""
 
     def __init__(self, state: GatewayState) -> None:
@@ -402,18 +403,17 @@ def cached_depth(limit: int) -> int:
 
 
 def reason_text(item: Item, anchor_title: str | None) -> str:
-    kind = item.kind
-    if anchor_title and kind == common_pb2.REASON_KIND_BECAUSE_LISTED:
-        return f"Because you added {anchor_title}"
-    if anchor_title and kind == common_pb2.REASON_KIND_BECAUSE_WATCHED:
-        return f"Because you watched {anchor_title}"
-    if anchor_title and kind == common_pb2.REASON_KIND_SIMILAR:
-        return f"Similar to {anchor_title}"
+    """The item's reason naming its anchor where the kind has one and its title is known,
+    else the service's text, else the generic text of popular or personalized picks."""
+    named = anchored_text(item.kind, anchor_title) if anchor_title else None
+    if named:
+        return named
     if item.text:
         return item.text
-    if kind == common_pb2.REASON_KIND_POPULAR or item.source == "popular":
-        return "Popular right now"
-    return "Picked for your taste"
+    popular = item.kind == common_pb2.REASON_KIND_POPULAR or item.source == "popular"
+    return generic_text(
+        common_pb2.REASON_KIND_POPULAR if popular else common_pb2.REASON_KIND_PERSONALIZED
+    )
 
 
 def diversify(items: list[RecItem], window: int = 10, max_same: int = 4) -> list[RecItem]:

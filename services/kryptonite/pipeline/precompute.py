@@ -1,6 +1,6 @@
 """``kryptonite precompute``: every user's lists of one shard, through the live path.
 
-Each list is computed by the gateway's own orchestration (:class:`Recommender`) over the
+Each list is computed by the gateway's own orchestration (:class:`Orchestrator`) over the
 three services run in-process (:mod:`kryptonite.serving.inprocess`: the real servicers,
 loaded from the artifact store as the services load them), so a precomputed list is the
 list a live request would get for the same user state and model versions: same
@@ -21,7 +21,7 @@ from typing import Any
 
 from kryptonite.config import Settings
 from kryptonite.gateway.metrics import GatewayMetrics
-from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.recommend import Orchestrator
 from kryptonite.gateway.schemas import RecList, Strategy
 from kryptonite.gateway.state import open_state
 from kryptonite.store.engine import create_sync_engine
@@ -99,7 +99,7 @@ async def precompute(
     try:
         if not await state.refresh_catalog():
             raise RuntimeError("precompute: the database is not readable (catalog refresh failed)")
-        recommender = Recommender(state)
+        recommender = Orchestrator(state)
         user_ids = shard_users(engine, shard, shards)
         result.users = len(user_ids)
         gate = asyncio.Semaphore(CONCURRENCY)

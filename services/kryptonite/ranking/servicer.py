@@ -8,10 +8,10 @@ import grpc
 import numpy as np
 
 from kryptonite.ranking.scoring import NEUMF, STAGE_TWO, RankingModel, RankQuery, rank
+from kryptonite.reasons import generic_text
 from kryptonite.rpc.errors import InvalidArgument
 from kryptonite.rpc.generated.v1 import common_pb2, ranking_pb2, ranking_pb2_grpc
 from kryptonite.rpc.validation import check_ids, check_limit
-from kryptonite.serving.hits import REASON_TEXT
 from kryptonite.serving.model_holder import ModelHolder
 from kryptonite.serving.service import off_loop
 
@@ -82,7 +82,7 @@ class RankingServicer(ranking_pb2_grpc.RankingServiceServicer):
                 score=float(s),
                 source=int(src),
                 reason=common_pb2.Reason(
-                    kind=int(k), anchor_movie_id=int(a), text=REASON_TEXT.get(int(k), "")
+                    kind=int(k), anchor_movie_id=int(a), text=generic_text(int(k))
                 ),
             )
             for m, s, src, a, k in zip(

@@ -9,16 +9,8 @@ import numpy as np
 
 from kryptonite.models.base import top_n
 from kryptonite.models.data import IdMap
+from kryptonite.reasons import generic_text
 from kryptonite.rpc.generated.v1 import common_pb2
-
-#: Ready-to-show text per reason kind (clients may build their own from kind + anchor).
-REASON_TEXT = {
-    common_pb2.REASON_KIND_BECAUSE_WATCHED: "Because you watched a similar movie",
-    common_pb2.REASON_KIND_BECAUSE_LISTED: "Because you added a similar movie to your list",
-    common_pb2.REASON_KIND_POPULAR: "Popular right now",
-    common_pb2.REASON_KIND_PERSONALIZED: "Picked for your taste",
-    common_pb2.REASON_KIND_SIMILAR: "Similar to this movie",
-}
 
 
 @dataclass(frozen=True)
@@ -66,7 +58,7 @@ def scored_movies(
     kind: int = common_pb2.REASON_KIND_UNSPECIFIED,
 ) -> list[common_pb2.ScoredMovie]:
     """``ScoredMovie`` messages with one source and reason kind for all hits."""
-    text = REASON_TEXT.get(kind, "")
+    text = generic_text(kind)
     return [
         common_pb2.ScoredMovie(
             movie_id=int(m),

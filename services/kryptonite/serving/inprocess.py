@@ -1,7 +1,7 @@
 """The three services in-process, behind the gateway's client interface.
 
 Precompute and the offline evaluation answer with the gateway's own orchestration
-(:class:`kryptonite.gateway.recommend.Recommender`); these adapters replace only the
+(:class:`kryptonite.gateway.recommend.Orchestrator`); these adapters replace only the
 transport: each call goes to the real servicer with the same request message, so a
 precomputed list is the list a live request would get for the same user state and model
 versions.

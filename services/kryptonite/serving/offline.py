@@ -21,7 +21,7 @@ from sqlalchemy import insert
 
 from kryptonite.config import Settings
 from kryptonite.gateway.metrics import GatewayMetrics
-from kryptonite.gateway.recommend import Recommender, UserContext
+from kryptonite.gateway.recommend import Orchestrator, UserContext
 from kryptonite.gateway.schemas import Strategy
 from kryptonite.gateway.state import open_state
 from kryptonite.models.base import Recommender as Model
@@ -113,7 +113,7 @@ class ServedPipeline:
         default the deployed count)."""
         return asyncio.run(self._candidates(states, n))
 
-    async def _open(self, candidates: int | None = None) -> tuple[Recommender, object]:
+    async def _open(self, candidates: int | None = None) -> tuple[Orchestrator, object]:
         settings = self.settings
         if candidates is not None:
             settings = settings.model_copy(update={"gateway_candidates": candidates})
@@ -121,7 +121,7 @@ class ServedPipeline:
         state.catalog.popular = self.popular
         state.catalog.model_version = "offline"
         state.catalog.loaded = True
-        return Recommender(state), state
+        return Orchestrator(state), state
 
     async def _lists(self, states, n: int, strategy: Strategy) -> list[list[int]]:
         rec, state = await self._open()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 from kryptonite.gateway.deps import DbDep, MovieId, StateDep
 from kryptonite.gateway.errors import from_grpc
 from kryptonite.gateway.library import MovieNotFound
-from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.recommend import Orchestrator
 from kryptonite.gateway.schemas import (
     DailyKind,
     DailyOut,
@@ -79,7 +79,7 @@ async def similar(
 ) -> SimilarOut:
     """Content neighbours (content service); same-genre popular movies when it is down."""
     try:
-        items, degraded = await Recommender(state).similar(movie_id, limit)
+        items, degraded = await Orchestrator(state).similar(movie_id, limit)
     except grpc.aio.AioRpcError as exc:
         raise from_grpc(exc, "similar movies") from None
     return SimilarOut(movie_id=movie_id, degraded=degraded, items=items)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 
 from kryptonite.gateway.deps import CurrentUser, get_state_now
 from kryptonite.gateway.errors import ApiError
-from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.recommend import Orchestrator
 from kryptonite.gateway.schemas import MAX_ID, RecList, Strategy
 from kryptonite.gateway.state import GatewayState
 
@@ -32,7 +32,7 @@ async def _serve(state: GatewayState, user_id: int, strategy: Strategy, limit: i
                 }
             ]
         )
-    body = await Recommender(state).recommend(user_id, strategy, limit)
+    body = await Orchestrator(state).recommend(user_id, strategy, limit)
     return Response(body, media_type="application/json")
 
 

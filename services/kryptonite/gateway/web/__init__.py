@@ -1,7 +1,7 @@
 """The web UI: server-rendered pages (Jinja2) with small hand-written JS and CSS.
 
 ``install(app)`` adds the pages and mounts ``/static``; everything is read through the
-same queries and :class:`~kryptonite.gateway.recommend.Recommender` as the JSON API.
+same queries and :class:`~kryptonite.gateway.recommend.Orchestrator` as the JSON API.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 
 from kryptonite.gateway.deps import DbDep, StateDep
 from kryptonite.gateway.library import MovieNotFound
-from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.recommend import Orchestrator
 from kryptonite.gateway.search import search_movies
 from kryptonite.gateway.web import data
 from kryptonite.gateway.web.errors import WebRoute
@@ -86,7 +86,7 @@ async def movie(
         raise MovieNotFound(movie_id)
     similar, similar_notice = [], None
     try:
-        items, degraded = await Recommender(state).similar(movie_id, 12)
+        items, degraded = await Orchestrator(state).similar(movie_id, 12)
         similar = await data.add_posters(state, [i.model_dump() for i in items])
         if degraded:
             similar_notice = data.degraded_words("content_unavailable", "similar")

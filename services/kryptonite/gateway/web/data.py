@@ -1,4 +1,4 @@
-"""What the pages show, read through the same queries and Recommender as the JSON API."""
+"""What the pages show, read through the same queries and Orchestrator as the JSON API."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from kryptonite.gateway.recommend import Recommender
+from kryptonite.gateway.recommend import Orchestrator
 from kryptonite.gateway.schemas import RecList, Strategy
 from kryptonite.gateway.state import GatewayState
+from kryptonite.reasons import anchor_title_in
 from kryptonite.store import queries
 from kryptonite.store.tables import movies
 
@@ -133,7 +134,7 @@ async def home_rows(state: GatewayState, conn: AsyncConnection, per_row: int = 1
 
 async def recommendation_rows(state: GatewayState, user_id: int, n: int = 10) -> list[Row]:
     """One row per model, computed concurrently; a failing row says so in words."""
-    recommender = Recommender(state)
+    recommender = Orchestrator(state)
 
     async def one(strategy: Strategy) -> RecList | Exception:
         try:
@@ -170,7 +171,7 @@ async def personal_row(state: GatewayState, user_id: int, n: int = 12) -> Row:
     row = Row("for-you", title, "The best of every model, ranked for you", hideable=True)
     row.empty = "Add or rate a few movies and your picks appear here."
     try:
-        body = await Recommender(state).recommend(user_id, strategy, n)
+        body = await Orchestrator(state).recommend(user_id, strategy, n)
         result = RecList.model_validate_json(body)
     except (grpc.aio.AioRpcError, SQLAlchemyError, OSError) as exc:
         row.notice = degraded_words(type(exc).__name__, "failed")
@@ -182,13 +183,7 @@ async def personal_row(state: GatewayState, user_id: int, n: int = 12) -> Row:
 
 def _because_title(items: list[dict[str, Any]]) -> str:
     """ "Because you liked <the title most items are anchored to>"."""
-    prefixes = ("Because you watched ", "Because you added ", "Similar to ")
-    anchors = Counter(
-        item["reason"][len(p) :]
-        for item in items
-        for p in prefixes
-        if item.get("reason", "").startswith(p)
-    )
+    anchors = Counter(title for item in items if (title := anchor_title_in(item.get("reason", ""))))
     if not anchors:
         return "Because you liked…"
     return f"Because you liked {anchors.most_common(1)[0][0]}"
