@@ -136,7 +136,8 @@ NOTHING: Sourced = (Hits.empty(), common_pb2.REASON_KIND_UNSPECIFIED)
 
 
 def merge(lists: Mapping[int, Sourced], quotas: Mapping[int, int], limit: int) -> list[Candidate]:
-    """Quota pass then surplus pass, deduplicated; ordered by rank within source / quota."""
+    """Quota pass then surplus pass, deduplicated; ordered by rank within source / quota,
+    so every source's quota movies come before any surplus movie."""
     taken: dict[int, tuple[float, int, int]] = {}  # movie -> (order key, source, position)
     cursor = dict.fromkeys(lists, 0)
     count = dict.fromkeys(lists, 0)
@@ -150,7 +151,9 @@ def merge(lists: Mapping[int, Sourced], quotas: Mapping[int, int], limit: int) -
                 pos = cursor[source]
                 cursor[source] += 1
                 if mine[pos] not in taken:
-                    taken[mine[pos]] = (count[source] / max(quota, 1), source, pos)
+                    # quota movies key below 1, surplus movies from 1 on (quota 0: all)
+                    key = count[source] / quota if quota > 0 else 1.0 + count[source]
+                    taken[mine[pos]] = (key, source, pos)
                     count[source] += 1
     out = []
     for movie, (_, source, pos) in sorted(taken.items(), key=lambda t: t[1][0]):
