@@ -137,6 +137,17 @@ def test_home_row_my_list_ratings_and_not_interested(new_context, offsite: Offsi
     assert offsite.urls == []
 
 
+#: scrollLeft once a (smooth) scroll has come to rest: unchanged over 150 ms.
+SETTLED_SCROLL = """async el => {
+  let last = NaN;
+  while (el.scrollLeft !== last) {
+    last = el.scrollLeft;
+    await new Promise(done => setTimeout(done, 150));
+  }
+  return last;
+}"""
+
+
 def test_rows_scroll_by_button_and_can_be_skipped(new_context) -> None:
     page = new_context(viewport=DESKTOP).new_page()
     page.goto("/")
@@ -145,11 +156,11 @@ def test_rows_scroll_by_button_and_can_be_skipped(new_context) -> None:
     expect(cards.locator(".card").first).to_be_visible()
     right = row.get_by_role("button", name="Scroll right: Popular")
     right.click()  # mouse
-    page.wait_for_function("el => el.scrollLeft > 0", arg=cards.element_handle())
+    assert page.evaluate(SETTLED_SCROLL, cards.element_handle()) > 0
     left = row.get_by_role("button", name="Scroll left: Popular")
     left.focus()
     page.keyboard.press("Enter")  # keyboard
-    page.wait_for_function("el => el.scrollLeft < 3", arg=cards.element_handle())
+    assert page.evaluate(SETTLED_SCROLL, cards.element_handle()) < 3
 
     page.goto("/")
     for _ in range(30):  # the first row's skip link is reached in a few tab stops

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import RedirectResponse
@@ -22,6 +23,8 @@ from kryptonite.store import queries
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 WebUser = Annotated[TokenUser, Depends(require_user)]
 OptText = Annotated[str | None, Form(max_length=512)]
+#: A library write of one movie for one user (``library.add_to_list`` and the like).
+MovieWrite = Callable[[Any, int, int], Awaitable[Any]]
 
 
 def _back(next_url: str | None, movie_id: int, notice: str) -> RedirectResponse:
@@ -51,32 +54,31 @@ async def my_list(request: Request, user: WebUser, db: DbDep) -> Response:
     return render(request, "mylist.html", ctx)
 
 
-@router.post("/movie/{movie_id}/list")
-async def add(
-    request: Request,
-    movie_id: MovieId,
-    user: WebUser,
-    state: StateDep,
-    csrf: OptText = None,
-    next: OptText = None,
-) -> Response:
-    check_csrf(request, csrf)
-    await library.add_to_list(state, user.user_id, movie_id)
-    return _back(next, movie_id, "added")
+def movie_form(
+    router: APIRouter, path: str, write: MovieWrite, notice: str
+) -> Callable[..., Awaitable[Response]]:
+    """Register ``POST path``: a signed-in form (CSRF-checked) that applies one library
+    write to the movie, then goes back to the page it came from with ``notice``."""
+
+    async def submit(
+        request: Request,
+        movie_id: MovieId,
+        user: WebUser,
+        state: StateDep,
+        csrf: OptText = None,
+        next: OptText = None,
+    ) -> Response:
+        check_csrf(request, csrf)
+        await write(state, user.user_id, movie_id)
+        return _back(next, movie_id, notice)
+
+    submit.__name__ = f"{write.__name__}_form"
+    return router.post(path)(submit)
 
 
-@router.post("/movie/{movie_id}/list/remove")
-async def remove(
-    request: Request,
-    movie_id: MovieId,
-    user: WebUser,
-    state: StateDep,
-    csrf: OptText = None,
-    next: OptText = None,
-) -> Response:
-    check_csrf(request, csrf)
-    await library.remove_from_list(state, user.user_id, movie_id)  # not listed: nothing to do
-    return _back(next, movie_id, "removed")
+movie_form(router, "/movie/{movie_id}/list", library.add_to_list, "added")
+# removing a movie that is not listed: nothing to do
+movie_form(router, "/movie/{movie_id}/list/remove", library.remove_from_list, "removed")
 
 
 @router.post("/movie/{movie_id}/rating")

@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 
 from kryptonite.gateway import library
-from kryptonite.gateway.deps import MovieId, StateDep
 from kryptonite.gateway.web.errors import WebRoute
-from kryptonite.gateway.web.personal import OptText, WebUser, _back
-from kryptonite.gateway.web.session import check_csrf
+from kryptonite.gateway.web.personal import movie_form
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 
-@router.post("/movie/{movie_id}/not-interested")
-async def hide(
-    request: Request,
-    movie_id: MovieId,
-    user: WebUser,
-    state: StateDep,
-    csrf: OptText = None,
-    next: OptText = None,
-) -> Response:
-    check_csrf(request, csrf)
-    await library.hide(state, user.user_id, movie_id)
-    return _back(next, movie_id, "hidden")
-
-
-@router.post("/movie/{movie_id}/not-interested/remove")
-async def unhide(
-    request: Request,
-    movie_id: MovieId,
-    user: WebUser,
-    state: StateDep,
-    csrf: OptText = None,
-    next: OptText = None,
-) -> Response:
-    check_csrf(request, csrf)
-    await library.unhide(state, user.user_id, movie_id)  # not hidden: nothing to do
-    return _back(next, movie_id, "unhidden")
+movie_form(router, "/movie/{movie_id}/not-interested", library.hide, "hidden")
+# un-hiding a movie that is not hidden: nothing to do
+movie_form(router, "/movie/{movie_id}/not-interested/remove", library.unhide, "unhidden")

@@ -40,7 +40,8 @@ document.querySelectorAll(".scroller").forEach((box) => {
     b.textContent = text;
     b.addEventListener("click", () => {
       const step = Math.max(list.clientWidth * 0.8, 160);
-      list.scrollBy({ left: dir === "next" ? step : -step, behavior: "smooth" });
+      const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      list.scrollBy({ left: dir === "next" ? step : -step, behavior: still ? "auto" : "smooth" });
     });
     return b;
   };
