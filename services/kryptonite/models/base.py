@@ -144,6 +144,21 @@ class Recommender(ABC):
         block[:, cols < 0] = 0.0
         return block
 
+    def similar_items(
+        self, movie_ids: list[int] | np.ndarray, n: int = 10
+    ) -> list[tuple[int, float]]:
+        """(movie_id, similarity) of the ``n`` movies most like ``movie_ids`` by
+        :meth:`item_similarity`, summed over them (unknown ids ignored), best first; the
+        given movies are never returned."""
+        ids = np.asarray(list(movie_ids), np.int64)
+        ids = ids[self.items.index(ids) >= 0]
+        if len(ids) == 0:
+            return []
+        sims = self.item_similarity(ids, self.items.ids).sum(axis=0).astype(np.float64)
+        sims[self.items.index(ids)] = -np.inf
+        top = top_n(sims[None, :], n)[0]
+        return [(int(self.items.ids[i]), float(sims[i])) for i in top if np.isfinite(sims[i])]
+
     def _item_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Item-item similarity of item indices ``rows`` x ``cols`` (dense)."""
         raise NotImplementedError(f"{self.model_type} has no item-item similarity")

@@ -162,15 +162,6 @@ class ContentModel(base.Recommender):
         """Cosine of the movies' TF-IDF rows (no popularity prior)."""
         return (self.x[rows] @ self.x[cols].T).toarray()
 
-    def similar(self, movie_id: int, n: int = 10) -> list[tuple[int, float]]:
-        """Movies most similar in content to one movie (no popularity prior)."""
-        if self.items.index([movie_id])[0] < 0:
-            return []
-        sims = self.item_similarity([movie_id], self.items.ids)[0].astype(np.float64)
-        sims[self.items.index([movie_id])[0]] = -np.inf
-        top = base.top_n(sims[None, :], n)[0]
-        return [(int(self.items.ids[i]), float(sims[i])) for i in top]
-
     def _arrays(self) -> dict[str, np.ndarray]:
         return {**base.csr_arrays("x", self.x), "prior": self.prior}
 

@@ -80,10 +80,6 @@ class ItemKNN(base.Recommender):
         """Row i's kept neighbour weights (0 outside its top ``neighbours``)."""
         return self.sim[rows][:, cols].toarray()
 
-    def similar(self, movie_ids: list[int], n: int = 10) -> list[tuple[int, float]]:
-        """Neighbours of a set of movies (the set itself excluded)."""
-        return self.recommend(None, movie_ids, n)
-
     def _arrays(self) -> dict[str, np.ndarray]:
         return base.csr_arrays("sim", self.sim)
 

@@ -18,14 +18,12 @@ from kryptonite.serving.hits import Hits, blocked_mask, top_hits
 
 def similar_movies(model: Recommender, movie_id: int, n: int) -> Hits | None:
     """Movies most similar to ``movie_id`` (no prior); None if the movie is unknown."""
-    idx = int(model.items.index([movie_id])[0])
-    if idx < 0:
+    if model.items.index([movie_id])[0] < 0:
         return None
-    sims = model.item_similarity([movie_id], model.items.ids)[0]
-    blocked = np.zeros(len(sims), bool)
-    blocked[idx] = True
-    top = top_hits(sims, model.items, n, blocked)
-    return Hits(model.items.ids[top], sims[top].astype(np.float32), np.full(len(top), movie_id))
+    similar = model.similar_items([movie_id], n)
+    ids = np.asarray([m for m, _ in similar], np.int64)
+    scores = np.asarray([s for _, s in similar], np.float32)
+    return Hits(ids, scores, np.full(len(ids), movie_id))
 
 
 def recommend_for_movies(

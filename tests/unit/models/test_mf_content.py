@@ -37,9 +37,9 @@ def test_explicit_mf_beats_bias_on_low_rank_ratings() -> None:
 
 def test_content_similar_and_list_only_cold_start(tiny: TrainData) -> None:
     model = ContentModel(popularity_weight=0.0).fit(tiny)
-    similar = model.similar(1, n=5)
+    similar = model.similar_items([1], n=5)
     assert len(similar) == 5 and all(m % 2 == 1 for m, _ in similar)  # same genres as movie 1
-    assert model.similar(12345) == []
+    assert model.similar_items([12345]) == []
     # a user unknown to the model with a list and nothing else: content of the list
     listed = [3, 5]
     recs = model.recommend(999_999, listed, n=5)
@@ -62,5 +62,5 @@ def test_popularity_decay_prefers_recent() -> None:
 
 
 def test_item2item_similar_set(tiny: TrainData) -> None:
-    recs = ItemKNN(neighbours=10).fit(tiny).similar([2, 4], n=3)
+    recs = ItemKNN(neighbours=10).fit(tiny).similar_items([2, 4], n=3)
     assert len(recs) == 3 and all(m % 2 == 0 for m, _ in recs) and not {2, 4} & {m for m, _ in recs}

@@ -50,5 +50,5 @@ def test_top5_of_pixar_films_are_animated(trained, movie_id: int) -> None:
 )
 def test_title_words_do_not_make_movies_similar(trained, movie_id: int, twins) -> None:
     model, movies = trained
-    top = [movies.loc[m].title for m, _ in model.similar(movie_id, 20)]
+    top = [movies.loc[m].title for m, _ in model.similar_items([movie_id], 20)]
     assert not [t for t in top if t.startswith(twins)], top
