@@ -50,7 +50,11 @@ class Cache(Protocol):
 
     async def put(
         self, user_id: int, field: str, value: bytes, ttl_s: int, generation: int | None = None
-    ) -> None: ...
+    ) -> None:
+        """Store one field (``put_many`` of one user)."""
+        gens = None if generation is None else {user_id: generation}
+        await self.put_many({user_id: {field: value}}, ttl_s, gens)
+
     async def put_many(
         self,
         items: dict[int, dict[str, bytes]],
@@ -69,7 +73,7 @@ class Cache(Protocol):
     async def close(self) -> None: ...
 
 
-class MemoryCache:
+class MemoryCache(Cache):
     """In-process cache (embedded default): ``{user: (expires_at, {field: value})}``."""
 
     backend = "memory"
@@ -90,12 +94,6 @@ class MemoryCache:
 
     async def lookup(self, user_id: int, field: str) -> tuple[bytes | None, int]:
         return await self.get(user_id, field), self._generations.get(user_id, 0)
-
-    async def put(
-        self, user_id: int, field: str, value: bytes, ttl_s: int, generation: int | None = None
-    ) -> None:
-        gens = None if generation is None else {user_id: generation}
-        await self.put_many({user_id: {field: value}}, ttl_s, gens)
 
     async def put_many(
         self,
@@ -137,7 +135,7 @@ return 1
 """
 
 
-class RedisCache:
+class RedisCache(Cache):
     """Redis via ``redis.asyncio``; every failure surfaces as :class:`CacheError`."""
 
     backend = "redis"
@@ -167,12 +165,6 @@ class RedisCache:
         except (RedisError, OSError) as exc:
             raise CacheError(str(exc)) from exc
         return value, int(generation or 0)
-
-    async def put(
-        self, user_id: int, field: str, value: bytes, ttl_s: int, generation: int | None = None
-    ) -> None:
-        gens = None if generation is None else {user_id: generation}
-        await self.put_many({user_id: {field: value}}, ttl_s, gens)
 
     async def put_many(
         self,
