@@ -139,7 +139,10 @@ class Recommender(ABC):
         relation raise ``NotImplementedError``."""
         rows = self.items.index(np.asarray(list(movie_ids), np.int64))
         cols = self.items.index(np.asarray(list(other_ids), np.int64))
-        block = np.asarray(self._item_block(rows.clip(0), cols.clip(0)), np.float32)
+        every = len(cols) == self.n_items and bool((cols == np.arange(self.n_items)).all())
+        block = np.asarray(
+            self._item_block(rows.clip(0), None if every else cols.clip(0)), np.float32
+        )
         block[rows < 0, :] = 0.0
         block[:, cols < 0] = 0.0
         return block
@@ -159,8 +162,9 @@ class Recommender(ABC):
         top = top_n(sims[None, :], n)[0]
         return [(int(self.items.ids[i]), float(sims[i])) for i in top if np.isfinite(sims[i])]
 
-    def _item_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Item-item similarity of item indices ``rows`` x ``cols`` (dense)."""
+    def _item_block(self, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
+        """Item-item similarity of item indices ``rows`` x ``cols`` (dense; ``cols``
+        None: every item, in index order)."""
         raise NotImplementedError(f"{self.model_type} has no item-item similarity")
 
     def item_vectors(self) -> np.ndarray:

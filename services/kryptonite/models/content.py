@@ -158,9 +158,9 @@ class ContentModel(base.Recommender):
         sims = np.asarray((self.profiles(history) @ self.x.T).todense(), dtype=np.float32)
         return sims + self.params.popularity_weight * self.prior[None, :]
 
-    def _item_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _item_block(self, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
         """Cosine of the movies' TF-IDF rows (no popularity prior)."""
-        return (self.x[rows] @ self.x[cols].T).toarray()
+        return (self.x[rows] @ (self.x if cols is None else self.x[cols]).T).toarray()
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {**base.csr_arrays("x", self.x), "prior": self.prior}

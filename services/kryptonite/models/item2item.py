@@ -76,9 +76,10 @@ class ItemKNN(base.Recommender):
     def score(self, users: np.ndarray, history: sp.csr_matrix) -> np.ndarray:
         return np.asarray((history @ self.sim).todense(), dtype=np.float32)
 
-    def _item_block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    def _item_block(self, rows: np.ndarray, cols: np.ndarray | None) -> np.ndarray:
         """Row i's kept neighbour weights (0 outside its top ``neighbours``)."""
-        return self.sim[rows][:, cols].toarray()
+        block = self.sim[rows]
+        return (block if cols is None else block[:, cols]).toarray()
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return base.csr_arrays("sim", self.sim)
