@@ -102,8 +102,6 @@ def train_command(
     """
     from contextlib import nullcontext
 
-    from sqlalchemy import inspect
-
     from kryptonite.pipeline import distributed
     from kryptonite.pipeline.promotion import Gate, holdout
     from kryptonite.pipeline.reuse import prune_versions
@@ -111,8 +109,7 @@ def train_command(
     from kryptonite.progress import step
     from kryptonite.store.artifacts import store_from_settings
     from kryptonite.store.engine import create_sync_engine
-    from kryptonite.store.tables import model_versions
-    from kryptonite.store.versions import VersionRecorder
+    from kryptonite.store.versions import VersionRecorder, is_recorded
 
     settings = get_settings()
     name = profile or settings.train_profile
@@ -140,8 +137,7 @@ def train_command(
                 data = load_db_train_data(engine, settings.train_chunk_rows)
             else:
                 data = load_train_data(dataset, data_dir)
-        with engine.connect() as conn:
-            recorded = inspect(conn).has_table(model_versions.name)
+        recorded = is_recorded(engine)
         store = store_from_settings(settings)
         with group as rank:
             trained = train_all(

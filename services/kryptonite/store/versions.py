@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, insert, inspect, select, update
 from sqlalchemy.engine import Connection
 
 from kryptonite.store import tables as t
@@ -34,6 +34,12 @@ def tag(versions: Mapping[str, str] | Iterable[tuple[str, str]]) -> str:
     """``a@v1,b@v2`` sorted by model type; ``none`` when empty."""
     pairs = versions.items() if isinstance(versions, Mapping) else versions
     return ",".join(f"{m}@{v}" for m, v in sorted(pairs)) or "none"
+
+
+def is_recorded(engine: Engine) -> bool:
+    """Whether the database has ``model_versions`` (migrated), so versions are recorded."""
+    with engine.connect() as conn:
+        return inspect(conn).has_table(t.model_versions.name)
 
 
 def current_rows(conn: Connection) -> dict[str, str]:
