@@ -24,7 +24,7 @@ from kryptonite.rpc.errors import NotReady
 from kryptonite.store.artifacts import ArtifactStore
 from kryptonite.store.versions import tag as version_tag
 
-log = logging.getLogger("kryptonite.rpc.models")
+log = logging.getLogger("kryptonite.serving.models")
 
 B = TypeVar("B")
 #: Builds a service bundle from the loaded models, by model type (runs in a thread).
