@@ -192,7 +192,7 @@ def _item2item(model: ItemKNN, q: Query, seen: Sequence[int], n: int) -> Sourced
         return NOTHING
     half_life = float(model.params.recency_half_life or 0.0) or 3.0
     weights = (0.5 ** (rank / half_life)).astype(np.float32)
-    rows = model.item_similarity(seeds[rank], model.items.ids) * weights[:, None]  # seeds x items
+    rows = model.item_similarity(seeds[rank]) * weights[:, None]  # seeds x every item
     top = top_hits(rows.sum(axis=0), model.items, n, blocked_mask(model.items, seen))
     top = top[rows[:, top].max(axis=0) > 0] if len(top) else top
     anchors = seeds[rank][rows[:, top].argmax(axis=0)] if len(top) else np.empty(0, np.int64)

@@ -132,19 +132,21 @@ class Recommender(ABC):
         return np.where(idx >= 0, scores[idx.clip(0)], np.nan)
 
     def item_similarity(
-        self, movie_ids: list[int] | np.ndarray, other_ids: list[int] | np.ndarray
+        self, movie_ids: list[int] | np.ndarray, other_ids: list[int] | np.ndarray | None = None
     ) -> np.ndarray:
         """How alike movies are as this model relates them: len(movie_ids) x
-        len(other_ids), 0 where either id is unknown. Models without an item-item
-        relation raise ``NotImplementedError``."""
+        len(other_ids) (``other_ids`` None: every item, in ``items`` order), 0 where either
+        id is unknown. Models without an item-item relation raise ``NotImplementedError``."""
         rows = self.items.index(np.asarray(list(movie_ids), np.int64))
-        cols = self.items.index(np.asarray(list(other_ids), np.int64))
-        every = len(cols) == self.n_items and bool((cols == np.arange(self.n_items)).all())
+        cols = None
+        if other_ids is not None:
+            cols = self.items.index(np.asarray(list(other_ids), np.int64))
         block = np.asarray(
-            self._item_block(rows.clip(0), None if every else cols.clip(0)), np.float32
+            self._item_block(rows.clip(0), None if cols is None else cols.clip(0)), np.float32
         )
         block[rows < 0, :] = 0.0
-        block[:, cols < 0] = 0.0
+        if cols is not None:
+            block[:, cols < 0] = 0.0
         return block
 
     def similar_items(
@@ -153,12 +155,12 @@ class Recommender(ABC):
         """(movie_id, similarity) of the ``n`` movies most like ``movie_ids`` by
         :meth:`item_similarity`, summed over them (unknown ids ignored), best first; the
         given movies are never returned."""
-        ids = np.asarray(list(movie_ids), np.int64)
-        ids = ids[self.items.index(ids) >= 0]
-        if len(ids) == 0:
+        idx = self.items.index(np.asarray(list(movie_ids), np.int64))
+        idx = idx[idx >= 0]
+        if len(idx) == 0:
             return []
-        sims = self.item_similarity(ids, self.items.ids).sum(axis=0).astype(np.float64)
-        sims[self.items.index(ids)] = -np.inf
+        sims = self.item_similarity(self.items.ids[idx]).sum(axis=0).astype(np.float64)
+        sims[idx] = -np.inf
         top = top_n(sims[None, :], n)[0]
         return [(int(self.items.ids[i]), float(sims[i])) for i in top if np.isfinite(sims[i])]
 

@@ -123,6 +123,9 @@ def test_item_similarity_relates_a_taste_group(fitted) -> None:
     except NotImplementedError:
         pytest.skip("no item-item similarity")
     assert sims.shape == (3, 4) and not sims[2].any()  # an unknown movie relates to nothing
+    every = model.item_similarity([1, 99_999])  # against every item, in index order
+    assert every.shape == (2, model.n_items) and not every[1].any()
+    np.testing.assert_array_equal(every[0], model.item_similarity([1], model.items.ids)[0])
     assert sims[0, :2].mean() > sims[0, 2:].mean() and sims[1, 2:].mean() > sims[1, :2].mean()
 
 
