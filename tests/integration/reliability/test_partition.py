@@ -77,6 +77,25 @@ async def _readyz_down_after(client: httpx.AsyncClient, name: str) -> float:
     return time.monotonic() - started
 
 
+async def _whole_within(client: httpx.AsyncClient, auth: dict, limit_s: float) -> float:
+    """Seconds until a fresh (uncached) answer is not degraded; before each try a list
+    write (movie 4 added, then removed, ...) invalidates the cached answer.
+
+    The first call through a new channel may miss the short deadline on a loaded machine,
+    so health is judged by the first whole answer within ``limit_s``, not the first answer."""
+    started = time.monotonic()
+    listed = False
+    while True:
+        listed = not listed
+        write = client.put if listed else client.delete
+        assert (await write("/me/list/4", headers=auth)).status_code == 204
+        _, body, _ = await _timed(client, auth)
+        if not body["degraded"]:
+            return time.monotonic() - started
+        assert time.monotonic() - started < limit_s, f"never whole: {body}"
+        await asyncio.sleep(0.1)
+
+
 async def test_black_hole_service(stack: Stack) -> None:
     hole = Partition(None)
     port = await hole.start()
@@ -109,23 +128,14 @@ async def test_service_partitioned_mid_life(stack: Stack) -> None:
         async with serve(settings) as client:
             _, auth = await sign_up(client)
             await client.put("/me/list/1", headers=auth)
-            _, body, _ = await _timed(client, auth)
-            assert not body["degraded"], body  # the channel is up and healthy
+            await _whole_within(client, auth, 15)  # the channel is up and healthy
             partition.open.clear()
             await client.put("/me/list/2", headers=auth)  # a miss: candidates are asked
             took, body, status = await _timed(client, auth)
             assert status == 200 and body["degraded"], body
             noticed = await _readyz_down_after(client, "candidates")
             partition.open.set()
-            healed = time.monotonic()
-            while True:
-                await client.put("/me/list/3", headers=auth)  # invalidate: compute again
-                _, body, _ = await _timed(client, auth)
-                if not body["degraded"]:
-                    break
-                assert time.monotonic() - healed < 15, "never recovered"
-                await asyncio.sleep(0.1)
-            recovered = time.monotonic() - healed
+            recovered = await _whole_within(client, auth, 15)
             print(
                 f"partition: first request after it answered degraded in {took:.2f}s, "
                 f"/readyz down in {noticed:.2f}s, whole again {recovered:.2f}s after it healed"
